@@ -1,0 +1,314 @@
+"""Mergeable column profiles: the partial results the analyzer builds batch by batch.
+
+A :class:`DatasetProfile` holds one :class:`ColumnProfile` per column; a column
+profile is a bag of small metrics, each with ``update`` (one Arrow array) and
+``merge`` (another partial profile of the same column). Merging is associative,
+so a dataset can be profiled in any split across batches, files, processes or
+machines and give the same numbers (sketches aside, which stay within their
+error bounds).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import datasketches
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from modelmon.analysis.kll import new_sketch
+
+# Per-value type classification of text (Deequ's DataType analyzer, SPEC §1.2),
+# tightened to need at least one digit; exponents count as fractional.
+INTEGRAL_PATTERN = r"^[-+]? ?\d+$"
+FRACTIONAL_PATTERN = r"^[-+]? ?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+|\.\d+[eE][-+]?\d+)$"
+
+# Exact category counts are kept up to this many distinct values per column;
+# past it the column switches to a frequent-items sketch and an HLL estimate.
+MAX_EXACT_CATEGORIES = 16384
+_FREQUENT_LG_MAX_MAP = 14
+_HLL_LG_K = 14
+
+
+@dataclass
+class NumericMetric:
+    """Count, sum, mean/variance (Chan et al. merge), min, max and a KLL sketch."""
+
+    count: int = 0
+    total: float = 0.0
+    mean: float = 0.0
+    m2: float = 0.0
+    minimum: float = math.inf
+    maximum: float = -math.inf
+    sketch: datasketches.kll_doubles_sketch = field(default_factory=new_sketch)
+
+    def update(self, values: np.ndarray) -> None:
+        """Add finite float64 values."""
+        n = len(values)
+        if n == 0:
+            return
+        total = float(values.sum())
+        mean = total / n
+        m2 = float(np.square(values - mean).sum())
+        self._combine(n, total, mean, m2, float(values.min()), float(values.max()))
+        # the DataSketches binding only takes writable arrays (Arrow buffers are read-only)
+        self.sketch.update(values if values.flags.writeable else values.copy())
+
+    def merge(self, other: NumericMetric) -> None:
+        if other.count == 0:
+            return
+        self._combine(other.count, other.total, other.mean, other.m2, other.minimum, other.maximum)
+        self.sketch.merge(other.sketch)
+
+    def _combine(self, n: int, total: float, mean: float, m2: float, lo: float, hi: float) -> None:
+        count = self.count + n
+        delta = mean - self.mean
+        self.m2 = self.m2 + m2 + delta * delta * self.count * n / count
+        self.mean = self.mean + delta * n / count
+        self.count = count
+        self.total += total
+        self.minimum = min(self.minimum, lo)
+        self.maximum = max(self.maximum, hi)
+
+    @property
+    def std_dev(self) -> float:
+        """Population standard deviation."""
+        return math.sqrt(self.m2 / self.count) if self.count else 0.0
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["sketch"] = self.sketch.serialize()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state["sketch"] = datasketches.kll_doubles_sketch.deserialize(state["sketch"])
+        self.__dict__.update(state)
+
+
+@dataclass
+class CategoryMetric:
+    """Frequencies of text values: exact while small, sketched when large."""
+
+    counts: Counter[str] | None = field(default_factory=Counter)
+    frequent: datasketches.frequent_strings_sketch | None = None
+    hll: datasketches.hll_sketch = field(default_factory=lambda: datasketches.hll_sketch(_HLL_LG_K))
+
+    def update(self, values: pa.Array) -> None:
+        """Add a string array without nulls."""
+        if len(values) == 0:
+            return
+        tallies = pc.value_counts(values)
+        keys = tallies.field("values").to_pylist()
+        freqs = tallies.field("counts").to_pylist()
+        for key in keys:
+            self.hll.update(key)
+        self._add(zip(keys, freqs, strict=True))
+
+    def _add(self, pairs) -> None:
+        if self.counts is not None:
+            for key, freq in pairs:
+                self.counts[key] += freq
+            if len(self.counts) > MAX_EXACT_CATEGORIES:
+                self._to_sketch()
+        else:
+            assert self.frequent is not None
+            for key, freq in pairs:
+                self.frequent.update(key, freq)
+
+    def _to_sketch(self) -> None:
+        assert self.counts is not None
+        self.frequent = datasketches.frequent_strings_sketch(_FREQUENT_LG_MAX_MAP)
+        for key, freq in self.counts.items():
+            self.frequent.update(key, freq)
+        self.counts = None
+
+    def merge(self, other: CategoryMetric) -> None:
+        union = datasketches.hll_union(_HLL_LG_K)
+        union.update(self.hll)
+        union.update(other.hll)
+        self.hll = union.get_result()
+        if other.counts is not None:
+            self._add(other.counts.items())
+        else:
+            if self.counts is not None:
+                self._to_sketch()
+            assert self.frequent is not None and other.frequent is not None
+            self.frequent.merge(other.frequent)
+
+    @property
+    def exact(self) -> bool:
+        return self.counts is not None
+
+    def distinct_count(self) -> float:
+        """Exact number of distinct values when known, else the HLL estimate."""
+        if self.counts is not None:
+            return float(len(self.counts))
+        return float(round(self.hll.get_estimate()))
+
+    def count_of(self, values: set[str]) -> int:
+        """How many tallied values are in ``values`` (estimated once sketched)."""
+        if self.counts is not None:
+            return sum(self.counts.get(v, 0) for v in values)
+        assert self.frequent is not None
+        return sum(int(self.frequent.get_estimate(v)) for v in values)
+
+    def top(self, limit: int) -> list[tuple[str, int]]:
+        """The most frequent values with their counts, most frequent first."""
+        if self.counts is not None:
+            items = list(self.counts.items())
+        else:
+            assert self.frequent is not None
+            items = [
+                (item, int(estimate))
+                for item, estimate, _lo, _hi in self.frequent.get_frequent_items(
+                    datasketches.frequent_items_error_type.NO_FALSE_NEGATIVES
+                )
+            ]
+        items.sort(key=lambda kv: (-kv[1], kv[0]))
+        return items[:limit]
+
+    def __getstate__(self) -> dict:
+        return {
+            "counts": self.counts,
+            "frequent": self.frequent.serialize() if self.frequent is not None else None,
+            "hll": self.hll.serialize_compact(),
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        self.counts = state["counts"]
+        frequent = state["frequent"]
+        self.frequent = (
+            datasketches.frequent_strings_sketch.deserialize(frequent) if frequent else None
+        )
+        self.hll = datasketches.hll_sketch.deserialize(state["hll"])
+
+
+@dataclass
+class ColumnProfile:
+    """Everything the analyzer needs to know about one column, mergeable."""
+
+    name: str
+    rows: int = 0
+    missing: int = 0
+    integral: int = 0
+    fractional: int = 0
+    string: int = 0
+    numeric: NumericMetric = field(default_factory=NumericMetric)
+    categories: CategoryMetric = field(default_factory=CategoryMetric)
+
+    @property
+    def present(self) -> int:
+        return self.rows - self.missing
+
+    def update(self, array: pa.Array | pa.ChunkedArray) -> None:
+        """Profile one batch of this column (int64, float64, string or null)."""
+        if isinstance(array, pa.ChunkedArray):
+            for chunk in array.chunks:
+                self.update(chunk)
+            return
+        kind = array.type
+        self.rows += len(array)
+        if pa.types.is_null(kind):
+            self.missing += len(array)
+            return
+        if pa.types.is_integer(kind):
+            values = array.drop_null() if array.null_count else array
+            self.missing += array.null_count
+            self.integral += len(values)
+            self.numeric.update(values.to_numpy().astype(np.float64, copy=False))
+        elif pa.types.is_floating(kind):
+            self._update_floats(array)
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            self._update_strings(array)
+        else:
+            raise TypeError(f"column {self.name!r}: unsupported Arrow type {kind}")
+
+    def _update_floats(self, array: pa.Array) -> None:
+        values = array.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+        # NaN (and nulls, which to_numpy turns into NaN) count as missing.
+        present = ~np.isnan(values)
+        n_present = int(present.sum())
+        self.missing += len(values) - n_present
+        self.fractional += n_present
+        if n_present != len(values):
+            values = values[present]
+        finite = np.isfinite(values)
+        self.numeric.update(values if finite.all() else values[finite])
+
+    def _update_strings(self, array: pa.Array) -> None:
+        self.missing += array.null_count
+        values = array.drop_null() if array.null_count else array
+        if len(values) == 0:
+            return
+        integral = pc.match_substring_regex(values, INTEGRAL_PATTERN)
+        fractional = pc.match_substring_regex(values, FRACTIONAL_PATTERN)
+        n_int = pc.sum(integral).as_py() or 0
+        n_frac = pc.sum(fractional).as_py() or 0
+        self.integral += n_int
+        self.fractional += n_frac
+        self.string += len(values) - n_int - n_frac
+        if n_int or n_frac:
+            numeric = values.filter(pc.or_(integral, fractional))
+            numeric = pc.replace_substring(numeric, " ", "")
+            self.numeric.update(pc.cast(numeric, pa.float64()).to_numpy())
+        self.categories.update(values)
+
+    def merge(self, other: ColumnProfile) -> None:
+        """Fold another partial profile of the same column into this one."""
+        self.rows += other.rows
+        self.missing += other.missing
+        self.integral += other.integral
+        self.fractional += other.fractional
+        self.string += other.string
+        self.numeric.merge(other.numeric)
+        self.categories.merge(other.categories)
+
+    def inferred_type(self) -> str:
+        """Deequ's rule: any text → String; else any fractional → Fractional; else Integral."""
+        if self.present == 0:
+            return "Unknown"
+        if self.string:
+            return "String"
+        if self.fractional:
+            return "Fractional"
+        return "Integral"
+
+
+@dataclass
+class DatasetProfile:
+    """Column profiles of one dataset, in column order, plus the row count."""
+
+    columns: dict[str, ColumnProfile] = field(default_factory=dict)
+    rows: int = 0
+
+    def update(self, batch: pa.RecordBatch) -> None:
+        """Profile one record batch; columns first seen here are added at the end."""
+        self.rows += batch.num_rows
+        for name, array in zip(batch.schema.names, batch.columns, strict=True):
+            column = self.columns.get(name)
+            if column is None:
+                column = self.columns[name] = ColumnProfile(name, rows=self.rows - batch.num_rows)
+                column.missing = column.rows  # absent in earlier batches = missing there
+            column.update(array)
+        for name, column in self.columns.items():
+            if name not in batch.schema.names:
+                column.rows += batch.num_rows
+                column.missing += batch.num_rows
+
+    def merge(self, other: DatasetProfile) -> None:
+        """Fold in another partial profile (e.g. another file or split)."""
+        for name, column in self.columns.items():
+            if name in other.columns:
+                column.merge(other.columns[name])
+            else:
+                column.rows += other.rows
+                column.missing += other.rows
+        for name, column in other.columns.items():
+            if name not in self.columns:
+                mine = ColumnProfile(name, rows=self.rows, missing=self.rows)
+                mine.merge(column)
+                self.columns[name] = mine
+        self.rows += other.rows
