@@ -24,9 +24,9 @@ def _messy_table(rows: int, seed: int) -> pa.Table:
     words = np.array(["alpha", "béta", "γάμμα", "", "with, comma", "naïve ✓"], dtype=object)
     text = words[rng.integers(0, len(words), rows)]
     text_mask = rng.random(rows) < 0.07
-    mixed = np.where(
-        rng.random(rows) < 0.9, rng.integers(0, 50, rows).astype(str), "n/a"
-    ).astype(object)
+    mixed = np.where(rng.random(rows) < 0.9, rng.integers(0, 50, rows).astype(str), "n/a").astype(
+        object
+    )
     mixed[rng.random(rows) < 0.02] = "3.75"
     return pa.table(
         {

@@ -37,7 +37,7 @@ def test_layout_matches_jackson_default_pretty_printer() -> None:
     doc = {
         "version": 0.0,
         "dataset": {"item_count": 3},
-        "features": [{"name": "a", "data": [[1.0, 2.5], []]}, {"name": "b\n\"q\"", "e": {}}],
+        "features": [{"name": "a", "data": [[1.0, 2.5], []]}, {"name": 'b\n"q"', "e": {}}],
         "flag": True,
         "nothing": None,
     }

@@ -6,7 +6,9 @@ a pool of worker processes — and their partial profiles merged in split order.
 Memory stays bounded: each worker holds one record batch and its partial profile.
 When a reader finds that a column's type changes after the first block
 (``SchemaChange``), the whole read restarts with that column read as text, so
-every value is classified the same way.
+every value is classified the same way; when a CSV byte range turns out not to
+start on a record (a quoted newline fooled the planner, ``SplitUnsafe``), the
+read restarts with whole files as splits.
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from modelmon.analysis.profile import DatasetProfile
-from modelmon.analysis.readers import DatasetFormat, SchemaChange, plan_splits, read_split
+from modelmon.analysis.readers import (
+    DatasetFormat,
+    SchemaChange,
+    Split,
+    SplitUnsafe,
+    plan_splits,
+    read_split,
+)
 from modelmon.errors import InputError
 from modelmon.storage.files import expand
 
@@ -38,7 +47,7 @@ def default_workers() -> int:
 
 @dataclass(frozen=True)
 class _Task:
-    split: object
+    split: Split
     fmt: DatasetFormat
     string_columns: frozenset[str]
     integral_columns: frozenset[str]
@@ -61,13 +70,6 @@ def _profile_split(task: _Task) -> DatasetProfile:
     return profile
 
 
-def _weight(split: object) -> int:
-    start, end = getattr(split, "start", None), getattr(split, "end", None)
-    if isinstance(start, int) and isinstance(end, int) and end > start:
-        return end - start
-    return int(getattr(split, "size", 0) or 1)
-
-
 def _context() -> multiprocessing.context.BaseContext:
     # forkserver: workers do not inherit the parent's Arrow thread pools (fork is
     # unsafe with them) and start faster than spawn.
@@ -76,7 +78,7 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def _run(tasks: Sequence[_Task], workers: int, progress: Progress | None) -> DatasetProfile:
-    weights = [_weight(t.split) for t in tasks]
+    weights = [max(t.split.size, 1) for t in tasks]
     total, done = sum(weights), 0
     merged = DatasetProfile()
     results: Iterable[DatasetProfile]
@@ -133,6 +135,11 @@ def profile_dataset(
         tasks = [_Task(s, fmt, text, integral) for s in splits]
         try:
             profile = _run(tasks, workers, progress)
+        except SplitUnsafe:
+            if not any(s.is_range for s in splits):
+                raise
+            splits = plan_splits(list(files), fmt, workers * 2, byte_ranges=False)
+            continue
         except SchemaChange as change:
             changed = frozenset(change.columns)
             if changed <= text:  # nothing new to retry with

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from modelmon.analysis.kll import new_sketch
+from modelmon.formats.statistics import KLL_K
 
 # Per-value type classification of text (Deequ's DataType analyzer, SPEC §1.2),
 # tightened to need at least one digit; exponents count as fractional.
@@ -35,7 +36,14 @@ _HLL_LG_K = 14
 
 @dataclass
 class NumericMetric:
-    """Count, sum, mean/variance (Chan et al. merge), min, max and a KLL sketch."""
+    """Count, sum, mean/variance (Chan et al. merge), min, max and a KLL sketch.
+
+    While a column has at most ``KLL_K`` values they are also kept verbatim, in
+    input order (``head``): the sketch then holds exactly those values, and
+    statistics.json can list them in input order and compute sum and standard
+    deviation in the same sequential order as SageMaker's Spark job, to the
+    last digit.
+    """
 
     count: int = 0
     total: float = 0.0
@@ -44,6 +52,7 @@ class NumericMetric:
     minimum: float = math.inf
     maximum: float = -math.inf
     sketch: datasketches.kll_doubles_sketch = field(default_factory=new_sketch)
+    head: list[np.ndarray] | None = field(default_factory=list)
 
     def update(self, values: np.ndarray) -> None:
         """Add finite float64 values."""
@@ -54,13 +63,20 @@ class NumericMetric:
         mean = total / n
         m2 = float(np.square(values - mean).sum())
         self._combine(n, total, mean, m2, float(values.min()), float(values.max()))
+        if self.head is not None:
+            self.head = [*self.head, values.copy()] if self.count <= KLL_K else None
         # the DataSketches binding only takes writable arrays (Arrow buffers are read-only)
         self.sketch.update(values if values.flags.writeable else values.copy())
 
     def merge(self, other: NumericMetric) -> None:
         if other.count == 0:
             return
+        if self.head is not None and other.head is not None:
+            head = self.head + other.head if self.count + other.count <= KLL_K else None
+        else:
+            head = None
         self._combine(other.count, other.total, other.mean, other.m2, other.minimum, other.maximum)
+        self.head = head
         self.sketch.merge(other.sketch)
 
     def _combine(self, n: int, total: float, mean: float, m2: float, lo: float, hi: float) -> None:
@@ -72,6 +88,26 @@ class NumericMetric:
         self.total += total
         self.minimum = min(self.minimum, lo)
         self.maximum = max(self.maximum, hi)
+
+    def values_in_order(self) -> np.ndarray | None:
+        """Every value in input order while there are at most KLL_K of them, else None."""
+        if self.head is None:
+            return None
+        return np.concatenate(self.head) if self.head else np.empty(0)
+
+    def exact_sum_and_std(self) -> tuple[float, float]:
+        """Sum and population std dev; sequential (Spark's order) when the values are kept."""
+        values = self.values_in_order()
+        if values is None or len(values) == 0:
+            return self.total, self.std_dev
+        n, mean, m2 = 0, 0.0, 0.0
+        for value in values.tolist():  # Welford, as Spark's stddev_pop aggregates
+            n += 1
+            delta = value - mean
+            delta_n = delta / n
+            mean += delta_n
+            m2 += delta * (delta - delta_n)
+        return float(np.cumsum(values)[-1]), math.sqrt(m2 / n)
 
     @property
     def std_dev(self) -> float:

@@ -24,11 +24,15 @@ def feature_statistics(column: ColumnProfile) -> FeatureStatistics:
     feature = FeatureStatistics(name=column.name, inferred_type=inferred)
     if inferred in NUMERIC_TYPES:
         numeric = column.numeric
-        levels = sketch_levels(numeric.sketch)
+        kept = numeric.values_in_order()
+        levels = (
+            [kept.tolist()] if kept is not None and len(kept) else sketch_levels(numeric.sketch)
+        )
+        total, std_dev = numeric.exact_sum_and_std()
         if numeric.count:
             lo, hi = numeric.minimum, numeric.maximum
             buckets = [NumericBucket(*b) for b in equal_width_buckets(levels, lo, hi)]
-            mean = numeric.total / numeric.count
+            mean = total / numeric.count
         else:  # only non-finite values
             lo = hi = mean = 0.0
             buckets = []
@@ -36,8 +40,8 @@ def feature_statistics(column: ColumnProfile) -> FeatureStatistics:
             num_present=column.present,
             num_missing=column.missing,
             mean=mean,
-            sum=numeric.total,
-            std_dev=numeric.std_dev,
+            sum=total,
+            std_dev=std_dev,
             min=lo,
             max=hi,
             buckets=buckets,

@@ -1,0 +1,231 @@
+"""Object-store access by URI: list, open, size and atomically write files.
+
+A URI is a local path (or ``file://`` URL), ``s3://bucket/key``, or any other
+fsspec URL. :func:`filesystem` is the one place that maps a URI to a filesystem.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+import posixpath
+import uuid
+from typing import IO, BinaryIO
+
+import fsspec
+from fsspec import AbstractFileSystem
+
+from modelmon.errors import InputError
+
+GZIP_MAGIC = b"\x1f\x8b"
+_GLOB_CHARS = frozenset("*?[")
+_LOCAL_SCHEMES = frozenset({"", "file", "local"})
+_S3_SCHEMES = frozenset({"s3", "s3a"})
+
+
+def _scheme(uri: str) -> str:
+    return uri.split("://", 1)[0].lower() if "://" in uri else ""
+
+
+def is_local(uri: str) -> bool:
+    """True when ``uri`` is a path on this machine (a plain path or ``file://``)."""
+    return _scheme(uri) in _LOCAL_SCHEMES
+
+
+def local_path(uri: str) -> str:
+    """The filesystem path of a local URI (``file:///x`` -> ``/x``)."""
+    return uri.split("://", 1)[1] if "://" in uri else uri
+
+
+def filesystem(uri: str) -> tuple[AbstractFileSystem, str]:
+    """The fsspec filesystem holding ``uri`` and the path of ``uri`` within it.
+
+    ``s3://`` goes through s3fs with the endpoint from ``MODELMON_S3_ENDPOINT_URL``
+    (else ``AWS_ENDPOINT_URL``, else AWS itself) and the usual AWS credential
+    variables.
+    """
+    scheme = _scheme(uri)
+    if scheme in _LOCAL_SCHEMES:
+        return fsspec.filesystem("file"), local_path(uri)
+    if scheme in _S3_SCHEMES:
+        endpoint = os.environ.get("MODELMON_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+        options = {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
+        return fsspec.filesystem("s3", **options), uri.split("://", 1)[1]
+    return fsspec.core.url_to_fs(uri)
+
+
+def _to_uri(uri: str, path: str) -> str:
+    scheme = _scheme(uri)
+    return path if scheme in _LOCAL_SCHEMES else f"{scheme}://{path}"
+
+
+def _hidden(relative: str) -> bool:
+    return any(part[:1] in (".", "_") for part in relative.split("/") if part)
+
+
+def _walk_local(root: str) -> list[str]:
+    found = []
+    for directory, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if not _hidden(d)]
+        found.extend(os.path.join(directory, f) for f in files if not _hidden(f))
+    return found
+
+
+def _find_remote(fs: AbstractFileSystem, path: str) -> list[str]:
+    """Objects under ``path/`` or, failing that, whose key starts with ``path``."""
+    path = path.rstrip("/")
+    found = [(p, p[len(path) + 1 :]) for p in fs.find(path)]
+    if not found:
+        parent, name = posixpath.split(path)
+        if parent and name:
+            found = [(p, p[len(parent) + 1 :]) for p in fs.find(parent, prefix=name)]
+    return [p for p, rel in found if rel and not rel.endswith("/") and not _hidden(rel)]
+
+
+def expand(uri: str) -> list[str]:
+    """Every file ``uri`` stands for, sorted.
+
+    A file gives itself; a directory or ``s3://`` prefix every file under it
+    (recursively, skipping names that start with ``.`` or ``_``); a glob its
+    matches. Raises :class:`InputError` when nothing is found.
+    """
+    fs, path = filesystem(uri)
+    local = is_local(uri)
+    if not local:
+        fs.invalidate_cache()  # another process may have written since we listed
+    if _GLOB_CHARS & set(path):
+        found: list[str] = []
+        matches = glob.glob(path, recursive=True) if local else fs.glob(path)
+        root = path[: min(path.index(c) for c in _GLOB_CHARS if c in path)].rpartition("/")[0]
+        for match in sorted(matches):
+            if _hidden(match[len(root) :] if match.startswith(root) else match):
+                continue
+            if os.path.isdir(match) if local else fs.isdir(match):
+                found.extend(_walk_local(match) if local else _find_remote(fs, match))
+            else:
+                found.append(match)
+        if not found:
+            raise InputError("no files match this pattern", source=uri)
+        return sorted(_to_uri(uri, p) for p in found)
+    if local:
+        if os.path.isfile(path):
+            return [path]
+        if not os.path.isdir(path):
+            raise InputError("no such file or directory", source=uri)
+        found = _walk_local(path)
+        if not found:
+            raise InputError("no files under this directory", source=uri)
+        return sorted(found)
+    if fs.isfile(path):
+        return [uri]
+    found = _find_remote(fs, path)
+    if not found:
+        raise InputError("no files under prefix", source=uri)
+    return sorted(_to_uri(uri, p) for p in found)
+
+
+def open_raw(uri: str) -> BinaryIO:
+    """Open ``uri`` for binary reading as stored (no decompression)."""
+    fs, path = filesystem(uri)
+    try:
+        if is_local(uri):
+            return open(path, "rb")
+        return fs.open(path, "rb")
+    except FileNotFoundError as err:
+        raise InputError("no such file or directory", source=uri) from err
+    except IsADirectoryError as err:
+        raise InputError("is a directory, not a file", source=uri) from err
+
+
+def is_gzip(uri: str, head: bytes) -> bool:
+    """Whether a file named ``uri`` that starts with ``head`` is gzip-compressed.
+
+    The magic bytes decide; a non-empty ``.gz`` file without them is an error.
+    """
+    if head[:2] == GZIP_MAGIC:
+        return True
+    if head and uri.lower().endswith(".gz"):
+        raise InputError("the name ends in .gz but the file is not gzip-compressed", source=uri)
+    return False
+
+
+class _GzipReader(gzip.GzipFile):
+    """A GzipFile that also closes the file it decompresses."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
+def open_input(uri: str) -> BinaryIO:
+    """Open ``uri`` for binary reading, gunzipping it when it is gzip-compressed."""
+    raw = open_raw(uri)
+    try:
+        head = raw.read(2)
+        raw.seek(0)
+        if is_gzip(uri, head):
+            return _GzipReader(raw)  # type: ignore[return-value]
+    except BaseException:
+        raw.close()
+        raise
+    return raw
+
+
+def file_size(uri: str) -> int:
+    """Size of ``uri`` in bytes (as stored, before any decompression)."""
+    fs, path = filesystem(uri)
+    try:
+        return int(os.path.getsize(path) if is_local(uri) else fs.size(path))
+    except FileNotFoundError as err:
+        raise InputError("no such file or directory", source=uri) from err
+
+
+def atomic_write_bytes(uri: str, data: bytes) -> None:
+    """Write ``data`` to ``uri`` so that readers see the old file or the new one.
+
+    Local: a temporary file in the same directory, fsync'ed, then renamed over
+    the target. Object stores: one PUT, which is atomic there.
+    """
+    fs, path = filesystem(uri)
+    if not is_local(uri):
+        parent = posixpath.dirname(path)
+        if parent:
+            fs.makedirs(parent, exist_ok=True)
+        fs.pipe_file(path, data)
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # not possible on every platform
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def atomic_write_text(uri: str, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``uri`` atomically; see :func:`atomic_write_bytes`."""
+    atomic_write_bytes(uri, text.encode("utf-8"))

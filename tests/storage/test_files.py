@@ -1,0 +1,187 @@
+"""storage.files: listing, opening, sizing and atomic writes, locally and on S3 (moto)."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from modelmon.errors import InputError
+from modelmon.storage import files
+from modelmon.storage.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    expand,
+    file_size,
+    filesystem,
+    is_local,
+    open_input,
+)
+
+
+def _touch(path, data: bytes = b"x\n") -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return str(path)
+
+
+# -- local ---------------------------------------------------------------------
+
+
+def test_is_local():
+    assert is_local("/tmp/x.csv")
+    assert is_local("relative/x.csv")
+    assert is_local("file:///tmp/x.csv")
+    assert not is_local("s3://bucket/key")
+
+
+def test_filesystem_maps_local_and_file_urls(tmp_path):
+    fs, path = filesystem(f"file://{tmp_path}/a.csv")
+    assert path == f"{tmp_path}/a.csv"
+    assert fs.protocol[0] in ("file", "local")
+
+
+def test_expand_file_directory_and_glob(tmp_path):
+    a = _touch(tmp_path / "d" / "b.csv")
+    b = _touch(tmp_path / "d" / "a.csv")
+    c = _touch(tmp_path / "d" / "sub" / "c.csv")
+    _touch(tmp_path / "d" / ".hidden.csv")
+    _touch(tmp_path / "d" / "_SUCCESS")
+    _touch(tmp_path / "d" / ".git" / "x.csv")
+    _touch(tmp_path / "d" / "_tmp" / "y.csv")
+    assert expand(a) == [a]
+    assert expand(str(tmp_path / "d")) == [b, a, c]
+    assert expand(str(tmp_path / "d" / "*.csv")) == [b, a]
+    assert expand(str(tmp_path / "d" / "**" / "*.csv")) == [b, a, c]
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("missing.csv", "no such file or directory"), ("empty-dir", "no files under")],
+)
+def test_expand_nothing_found_names_the_uri(tmp_path, name, reason):
+    (tmp_path / "empty-dir").mkdir()
+    uri = str(tmp_path / name)
+    with pytest.raises(InputError, match=reason) as err:
+        expand(uri)
+    assert uri in str(err.value)
+
+
+def test_expand_glob_without_matches(tmp_path):
+    with pytest.raises(InputError, match="no files match"):
+        expand(str(tmp_path / "*.csv"))
+
+
+def test_open_input_plain_and_gzip(tmp_path):
+    plain = _touch(tmp_path / "a.csv", b"a,b\n1,2\n")
+    by_suffix = _touch(tmp_path / "a.csv.gz", gzip.compress(b"a,b\n1,2\n"))
+    by_magic = _touch(tmp_path / "noext", gzip.compress(b"a,b\n1,2\n") + gzip.compress(b"3,4\n"))
+    with open_input(plain) as handle:
+        assert handle.read() == b"a,b\n1,2\n"
+    with open_input(by_suffix) as handle:
+        assert handle.read() == b"a,b\n1,2\n"
+    with open_input(by_magic) as handle:
+        assert handle.read() == b"a,b\n1,2\n3,4\n"  # concatenated members too
+
+
+def test_open_input_errors(tmp_path):
+    with pytest.raises(InputError, match="no such file") as err:
+        open_input(str(tmp_path / "nope.csv"))
+    assert "nope.csv" in str(err.value)
+    fake = _touch(tmp_path / "fake.csv.gz", b"a,b\n")
+    with pytest.raises(InputError, match="not gzip-compressed"):
+        open_input(fake)
+
+
+def test_file_size(tmp_path):
+    path = _touch(tmp_path / "a.bin", b"12345")
+    assert file_size(path) == 5
+    with pytest.raises(InputError, match="no such file"):
+        file_size(str(tmp_path / "b.bin"))
+
+
+def test_atomic_write_creates_parents_and_replaces(tmp_path):
+    target = tmp_path / "out" / "deep" / "statistics.json"
+    atomic_write_text(str(target), "first")
+    assert target.read_text() == "first"
+    atomic_write_bytes(str(target), b"second")
+    assert target.read_bytes() == b"second"
+    assert os.listdir(target.parent) == ["statistics.json"]  # no temporary left
+
+
+def test_atomic_write_failure_keeps_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "a.json"
+    target.write_text("old")
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(files.os, "replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_text(str(target), "new")
+    assert target.read_text() == "old"
+    assert os.listdir(tmp_path) == ["a.json"]
+
+
+# -- S3 through a real S3-compatible server (moto) --------------------------------
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    server_module = pytest.importorskip("moto.server")
+    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def bucket(s3_endpoint, monkeypatch) -> str:
+    monkeypatch.setenv("MODELMON_S3_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    fs, _ = filesystem("s3://files-test")
+    if not fs.exists("files-test"):
+        fs.mkdir("files-test")
+    return "s3://files-test"
+
+
+def test_s3_write_list_open_size(bucket):
+    atomic_write_text(f"{bucket}/data/b.csv", "a,b\n1,2\n")
+    atomic_write_bytes(f"{bucket}/data/a.csv.gz", gzip.compress(b"a,b\n3,4\n"))
+    atomic_write_text(f"{bucket}/data/sub/c.csv", "a,b\n5,6\n")
+    atomic_write_text(f"{bucket}/data/_SUCCESS", "")
+    atomic_write_text(f"{bucket}/data/.hidden", "")
+    atomic_write_text(f"{bucket}/database/x.csv", "a,b\n")
+    listed = [f"{bucket}/data/a.csv.gz", f"{bucket}/data/b.csv", f"{bucket}/data/sub/c.csv"]
+    assert expand(f"{bucket}/data") == listed
+    assert expand(f"{bucket}/data/") == listed
+    assert expand(f"{bucket}/data/b.csv") == [f"{bucket}/data/b.csv"]
+    assert expand(f"{bucket}/data/*.csv") == [f"{bucket}/data/b.csv"]
+    # a prefix that is not a "directory" still selects the keys that start with it
+    assert expand(f"{bucket}/data/sub/c") == [f"{bucket}/data/sub/c.csv"]
+    with open_input(f"{bucket}/data/a.csv.gz") as handle:
+        assert handle.read() == b"a,b\n3,4\n"
+    assert file_size(f"{bucket}/data/b.csv") == len("a,b\n1,2\n")
+
+
+def test_s3_sees_objects_written_by_others(bucket):
+    atomic_write_text(f"{bucket}/live/1.jsonl", "{}\n")
+    assert expand(f"{bucket}/live") == [f"{bucket}/live/1.jsonl"]
+    fs, _ = filesystem(bucket)
+    other = type(fs)(client_kwargs=fs.client_kwargs, skip_instance_cache=True)
+    other.pipe_file("files-test/live/2.jsonl", b"{}\n")  # another writer, another client
+    assert expand(f"{bucket}/live") == [f"{bucket}/live/1.jsonl", f"{bucket}/live/2.jsonl"]
+
+
+def test_s3_missing(bucket):
+    with pytest.raises(InputError, match="no files under prefix") as err:
+        expand(f"{bucket}/nothing-here")
+    assert "s3://files-test/nothing-here" in str(err.value)
+    with pytest.raises(InputError, match="no such file"):
+        open_input(f"{bucket}/nothing-here.csv")
