@@ -26,7 +26,7 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/analyzer.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache demo-output

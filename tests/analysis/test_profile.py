@@ -211,3 +211,51 @@ def test_bucket_boundaries() -> None:
     assert [b[2] for b in buckets] == [1.0, 1.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0]
     bounds = equal_width_buckets([[23.2, 395.0]], 23.2, 395.0)
     assert bounds[1][0] == 60.379999999999995  # float error kept, as SageMaker prints it
+
+
+def test_small_span_integers_are_tallied_exactly() -> None:
+    rng = np.random.default_rng(6)
+    values = rng.poisson(30, 100_000)
+    parts = [ColumnProfile("x") for _ in range(3)]
+    for part, chunk in zip(parts, np.array_split(values, 3), strict=True):
+        for piece in np.array_split(chunk, 5):
+            part.update(pa.array(piece))
+    column = reduce(lambda a, b: (a.merge(b), a)[1], parts[1:], parts[0])
+    assert column.numeric.tally is not None  # never fell back to the sketch
+    levels = column.numeric.levels()
+    cdf = LevelCdf(levels)
+    assert cdf.total == len(values)
+    probes = np.arange(values.min() - 1, values.max() + 2)
+    exact = np.searchsorted(np.sort(values), probes, side="right") / len(values)
+    np.testing.assert_array_equal(cdf.cdf(probes), exact)
+    feature = build_statistics(DatasetProfile({"x": column}, len(values))).feature("x")
+    n = feature.numerical
+    assert n.std_dev == pytest.approx(values.std(), rel=1e-12)
+    assert n.sum == values.sum() and n.mean == pytest.approx(values.mean(), rel=1e-15)
+    edges = [b.lower_bound for b in n.buckets] + [n.max]
+    hist, _ = np.histogram(values, bins=edges)
+    assert [b.count for b in n.buckets] == hist.tolist()
+
+
+def test_wide_integers_and_mixed_batches_fall_back_to_the_sketch() -> None:
+    rng = np.random.default_rng(7)
+    narrow = rng.integers(0, 10, 5000)
+    wide = rng.integers(0, 10_000_000, 5000)
+    floats = rng.normal(5, 1, 5000)
+    column = ColumnProfile("x")
+    column.update(pa.array(narrow))
+    assert column.numeric.tally is not None
+    column.update(pa.array(wide))
+    assert column.numeric.tally is None
+    column.update(pa.array(floats))
+    everything = np.concatenate([narrow, wide, floats])
+    cdf = LevelCdf(column.numeric.levels())
+    assert cdf.total == len(everything)
+    probes = np.quantile(everything, [0.1, 0.3, 0.5, 0.7, 0.9])
+    exact = np.searchsorted(np.sort(everything), probes, side="right") / len(everything)
+    assert np.max(np.abs(cdf.cdf(probes) - exact)) < 0.01
+    # a tallied column merged into a sketched one keeps every value
+    tallied = ColumnProfile("x")
+    tallied.update(pa.array(narrow))
+    column.merge(tallied)
+    assert LevelCdf(column.numeric.levels()).total == len(everything) + len(narrow)

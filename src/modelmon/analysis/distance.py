@@ -23,7 +23,6 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from modelmon.analysis.kll import LevelCdf
 
@@ -93,6 +92,8 @@ def categorical_chi_squared(baseline: Mapping[str, float], current: Mapping[str,
         sample[second] += small_sample
     if len(expected) < _MIN_CATEGORIES:
         return math.nan
+    from scipy import stats as scipy_stats  # heavy (~1 s) and only needed here
+
     keys = list(expected)
     observed = np.array([sample[k] for k in keys])
     exp = np.array([expected[k] for k in keys])

@@ -71,10 +71,12 @@ def _profile_split(task: _Task) -> DatasetProfile:
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    # forkserver: workers do not inherit the parent's Arrow thread pools (fork is
-    # unsafe with them) and start faster than spawn.
+    # fork: workers start at once and never re-import the caller's __main__ (spawn
+    # and forkserver do, which breaks scripts run from stdin or without a
+    # __main__ guard). Nothing runs in Arrow's pools while the pool forks, and
+    # Arrow re-creates its thread pools in a forked child.
     methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 def _run(tasks: Sequence[_Task], workers: int, progress: Progress | None) -> DatasetProfile:

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from modelmon.analysis.kll import new_sketch
+from modelmon.analysis.kll import new_sketch, sketch_levels
 from modelmon.formats.statistics import KLL_K
 
 # Per-value type classification of text (Deequ's DataType analyzer, SPEC §1.2),
@@ -32,6 +32,9 @@ FRACTIONAL_PATTERN = r"^[-+]? ?(\d+\.\d*|\.\d+|\d+(\.\d*)?[eE][-+]?\d+|\.\d+[eE]
 MAX_EXACT_CATEGORIES = 16384
 _FREQUENT_LG_MAX_MAP = 14
 _HLL_LG_K = 14
+# Integer columns whose values span fewer than this many integers are tallied
+# exactly instead of sketched (each KLL level then holds at most this many items).
+MAX_TALLY_SPAN = KLL_K
 
 
 @dataclass
@@ -53,12 +56,54 @@ class NumericMetric:
     maximum: float = -math.inf
     sketch: datasketches.kll_doubles_sketch = field(default_factory=new_sketch)
     head: list[np.ndarray] | None = field(default_factory=list)
+    # Exact counts of integer values lo, lo+1, … while every value so far was an
+    # integer within a span of MAX_TALLY_SPAN (flags, counts, codes): tallying
+    # is far cheaper than sketching each value, and exact. None once sketched.
+    tally: np.ndarray | None = field(default_factory=lambda: np.zeros(0, np.int64))
+    tally_lo: int = 0
+
+    def update_integers(self, values: np.ndarray) -> None:
+        """Add int64 values (tallied exactly while their span is small)."""
+        n = len(values)
+        if n == 0:
+            return
+        if self.tally is None:
+            self.update(values.astype(np.float64))
+            return
+        lo, hi = int(values.min()), int(values.max())
+        if len(self.tally):
+            lo, hi = min(lo, self.tally_lo), max(hi, self.tally_lo + len(self.tally) - 1)
+        if hi - lo >= MAX_TALLY_SPAN:
+            self._flush_tally()
+            self.update(values.astype(np.float64))
+            return
+        batch = np.bincount(values - lo, minlength=hi - lo + 1)
+        counts = batch.copy()
+        if len(self.tally):
+            offset = self.tally_lo - lo
+            counts[offset : offset + len(self.tally)] += self.tally
+        self.tally, self.tally_lo = counts, lo
+        support = np.arange(lo, hi + 1, dtype=np.float64)
+        total = float(batch @ support)
+        mean = total / n
+        m2 = float(batch @ np.square(support - mean))
+        self._combine(n, total, mean, m2, float(values.min()), float(values.max()))
+        if self.head is not None:
+            self.head = [*self.head, values.astype(np.float64)] if self.count <= KLL_K else None
+
+    def _flush_tally(self) -> None:
+        """Move tallied values into the sketch (from then on every value is sketched)."""
+        if self.tally is not None and len(self.tally):
+            support = np.arange(self.tally_lo, self.tally_lo + len(self.tally), dtype=np.float64)
+            self.sketch.update(np.repeat(support, self.tally))
+        self.tally = None
 
     def update(self, values: np.ndarray) -> None:
         """Add finite float64 values."""
         n = len(values)
         if n == 0:
             return
+        self._flush_tally()
         total = float(values.sum())
         mean = total / n
         m2 = float(np.square(values - mean).sum())
@@ -75,9 +120,47 @@ class NumericMetric:
             head = self.head + other.head if self.count + other.count <= KLL_K else None
         else:
             head = None
+        self._merge_tally(other)
         self._combine(other.count, other.total, other.mean, other.m2, other.minimum, other.maximum)
         self.head = head
-        self.sketch.merge(other.sketch)
+        if self.tally is None:
+            self.sketch.merge(other.sketch)
+
+    def _merge_tally(self, other: NumericMetric) -> None:
+        if self.tally is not None and other.tally is not None:
+            if not len(other.tally):
+                return
+            if not len(self.tally):
+                self.tally, self.tally_lo = other.tally.copy(), other.tally_lo
+                return
+            lo = min(self.tally_lo, other.tally_lo)
+            hi = max(self.tally_lo + len(self.tally), other.tally_lo + len(other.tally))
+            if hi - lo <= MAX_TALLY_SPAN:
+                merged = np.zeros(hi - lo, np.int64)
+                for t, t_lo in ((self.tally, self.tally_lo), (other.tally, other.tally_lo)):
+                    merged[t_lo - lo : t_lo - lo + len(t)] += t
+                self.tally, self.tally_lo = merged, lo
+                return
+        self._flush_tally()
+        if other.tally is not None and len(other.tally):
+            support = np.arange(other.tally_lo, other.tally_lo + len(other.tally), dtype=np.float64)
+            self.sketch.update(np.repeat(support, other.tally))
+
+    def levels(self) -> list[list[float]]:
+        """The distribution as KLL levels (an item at level i stands for 2**i values).
+
+        Kept values: one level, input order. Tallied values: value v with count c
+        appears at level i for every bit i set in c (exact). Else the sketch's levels.
+        """
+        kept = self.values_in_order()
+        if kept is not None and len(kept):
+            return [kept.tolist()]
+        if self.tally is not None:
+            support = np.arange(self.tally_lo, self.tally_lo + len(self.tally), dtype=np.float64)
+            counts = self.tally
+            top = int(counts.max()).bit_length() if len(counts) else 0
+            return [support[(counts >> i) & 1 == 1].tolist() for i in range(top)]
+        return sketch_levels(self.sketch)
 
     def _combine(self, n: int, total: float, mean: float, m2: float, lo: float, hi: float) -> None:
         count = self.count + n
@@ -116,7 +199,7 @@ class NumericMetric:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        state["sketch"] = self.sketch.serialize()
+        state["sketch"] = self.sketch.serialize()  # nanobind objects do not pickle
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -137,8 +220,12 @@ class CategoryMetric:
         if len(values) == 0:
             return
         tallies = pc.value_counts(values)
-        keys = tallies.field("values").to_pylist()
-        freqs = tallies.field("counts").to_pylist()
+        self.add_counts(tallies.field("values"), tallies.field("counts"))
+
+    def add_counts(self, distinct: pa.Array, counts: pa.Array) -> None:
+        """Add distinct values with how often each occurred."""
+        keys = distinct.to_pylist()
+        freqs = counts.to_pylist()
         for key in keys:
             self.hll.update(key)
         self._add(zip(keys, freqs, strict=True))
@@ -254,7 +341,7 @@ class ColumnProfile:
             values = array.drop_null() if array.null_count else array
             self.missing += array.null_count
             self.integral += len(values)
-            self.numeric.update(values.to_numpy().astype(np.float64, copy=False))
+            self.numeric.update_integers(values.to_numpy().astype(np.int64, copy=False))
         elif pa.types.is_floating(kind):
             self._update_floats(array)
         elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -279,18 +366,39 @@ class ColumnProfile:
         values = array.drop_null() if array.null_count else array
         if len(values) == 0:
             return
+        tallies = pc.value_counts(values)
+        distinct, counts = tallies.field("values"), tallies.field("counts")
+        if len(values) > KLL_K and len(distinct) * 2 < len(values):
+            # few distinct values: classify each once and weigh it by its count
+            # (per-value order only matters while at most KLL_K values are kept)
+            self._classify(distinct, counts.to_numpy())
+        else:
+            self._classify(values, None)
+        self.categories.add_counts(distinct, counts)
+
+    def _classify(self, values: pa.Array, weights: np.ndarray | None) -> None:
+        """Count integral/fractional/text values; numbers also go to the numeric metric."""
         integral = pc.match_substring_regex(values, INTEGRAL_PATTERN)
         fractional = pc.match_substring_regex(values, FRACTIONAL_PATTERN)
-        n_int = pc.sum(integral).as_py() or 0
-        n_frac = pc.sum(fractional).as_py() or 0
+        if weights is None:
+            n_int = pc.sum(integral).as_py() or 0
+            n_frac = pc.sum(fractional).as_py() or 0
+            n_all = len(values)
+        else:
+            n_int = int(weights[integral.to_numpy(zero_copy_only=False)].sum())
+            n_frac = int(weights[fractional.to_numpy(zero_copy_only=False)].sum())
+            n_all = int(weights.sum())
         self.integral += n_int
         self.fractional += n_frac
-        self.string += len(values) - n_int - n_frac
+        self.string += n_all - n_int - n_frac
         if n_int or n_frac:
-            numeric = values.filter(pc.or_(integral, fractional))
-            numeric = pc.replace_substring(numeric, " ", "")
-            self.numeric.update(pc.cast(numeric, pa.float64()).to_numpy())
-        self.categories.update(values)
+            is_number = pc.or_(integral, fractional)
+            numbers = pc.cast(
+                pc.replace_substring(values.filter(is_number), " ", ""), pa.float64()
+            ).to_numpy()
+            if weights is not None:
+                numbers = np.repeat(numbers, weights[is_number.to_numpy(zero_copy_only=False)])
+            self.numeric.update(numbers)
 
     def merge(self, other: ColumnProfile) -> None:
         """Fold another partial profile of the same column into this one."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelmon.analysis.kll import equal_width_buckets, sketch_levels
+from modelmon.analysis.kll import equal_width_buckets
 from modelmon.analysis.profile import ColumnProfile, DatasetProfile
 from modelmon.formats.statistics import (
     CategoricalBucket,
@@ -24,10 +24,7 @@ def feature_statistics(column: ColumnProfile) -> FeatureStatistics:
     feature = FeatureStatistics(name=column.name, inferred_type=inferred)
     if inferred in NUMERIC_TYPES:
         numeric = column.numeric
-        kept = numeric.values_in_order()
-        levels = (
-            [kept.tolist()] if kept is not None and len(kept) else sketch_levels(numeric.sketch)
-        )
+        levels = numeric.levels()
         total, std_dev = numeric.exact_sum_and_std()
         if numeric.count:
             lo, hi = numeric.minimum, numeric.maximum

@@ -9,7 +9,7 @@ first newline after each nominal position.
 from __future__ import annotations
 
 import io
-import mmap
+import os
 from itertools import pairwise
 
 import pyarrow as pa
@@ -21,43 +21,68 @@ from modelmon.analysis.readers.split import Split
 from modelmon.errors import InputError
 from modelmon.storage.files import GZIP_MAGIC, local_path
 
-_SCAN = 16 << 20
+_SCAN = 4 << 20
 
 
-def _quotes(view: mmap.mmap, start: int, end: int) -> int:
-    count = 0
-    for at in range(start, end, _SCAN):
-        count += view[at : min(end, at + _SCAN)].count(b'"')
-    return count
+class _File:
+    """Positional reads of a local file in bounded chunks.
+
+    (Not mmap: scanning a mapped file leaves every page resident and counted in
+    the process's memory, which for a multi-GB file defeats streaming.)
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.size = os.fstat(fd).st_size
+
+    def read(self, start: int, end: int) -> bytes:
+        return os.pread(self.fd, max(0, end - start), start)
+
+    def find(self, needle: bytes, start: int) -> int:
+        """Offset of the first ``needle`` (one byte) at or after ``start``, or -1."""
+        at = max(start, 0)
+        while at < self.size:
+            block = os.pread(self.fd, _SCAN, at)
+            found = block.find(needle)
+            if found >= 0:
+                return at + found
+            at += len(block)
+        return -1
+
+    def count(self, needle: bytes, start: int, end: int) -> int:
+        total = 0
+        for at in range(start, end, _SCAN):
+            total += os.pread(self.fd, min(_SCAN, end - at), at).count(needle)
+        return total
 
 
 class _Cutter:
-    """Finds record boundaries in a mapped file, keeping a running quote count."""
+    """Finds record boundaries in a file, keeping a running quote count."""
 
-    def __init__(self, view: mmap.mmap) -> None:
-        self.view = view
-        self.quoted = view.find(b'"') >= 0
+    def __init__(self, file: _File) -> None:
+        self.file = file
+        self.quoted = file.find(b'"', 0) >= 0
         self.position = 0  # quotes are counted up to here
         self.count = 0
 
     def boundary(self, at: int) -> int:
         """The first record start at or after ``at`` > 0 (the file size if there is none)."""
-        newline = self.view.find(b"\n", at - 1)
+        newline = self.file.find(b"\n", at - 1)
         while newline >= 0:
             if not self.quoted:
                 return newline + 1
-            self.count += _quotes(self.view, self.position, newline)
+            self.count += self.file.count(b'"', self.position, newline)
             self.position = newline
             if self.count % 2 == 0:
                 return newline + 1
-            newline = self.view.find(b"\n", newline + 1)
-        return len(self.view)
+            newline = self.file.find(b"\n", newline + 1)
+        return self.file.size
 
 
-def _first_record(view: mmap.mmap) -> int:
+def _first_record(file: _File) -> int:
     """Offset of the first non-blank line."""
     at = 0
-    while at < len(view) and view[at : at + 1] in (b"\n", b"\r"):
+    while at < file.size and file.read(at, at + 1) in (b"\n", b"\r"):
         at += 1
     return at
 
@@ -78,29 +103,25 @@ def csv_ranges(uri: str, fmt: DatasetFormat, chunk: int) -> list[Split] | None:
     None when the file is compressed, smaller than ``chunk`` or has one record.
     """
     with open(local_path(uri), "rb") as handle:
-        try:
-            view = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        except ValueError:  # empty file
+        file = _File(handle.fileno())
+        size = file.size
+        if size == 0 or size <= chunk or file.read(0, 2) == GZIP_MAGIC:
             return None
-        with view:
-            size = len(view)
-            if size <= chunk or view[:2] == GZIP_MAGIC:
-                return None
-            cutter = _Cutter(view)
-            first = _first_record(view)
-            cutter.position = first
-            first_end = cutter.boundary(first + 1)
-            names = _names(uri, fmt, view[first:first_end])
-            start = first_end if fmt.header else first
-            if start >= size:
-                raise InputError("the file has a header but no data rows", source=uri)
-            cuts = [start]
-            while cuts[-1] + chunk < size:
-                cut = cutter.boundary(cuts[-1] + chunk)
-                if cut >= size:
-                    break
-                cuts.append(cut)
-            cuts.append(size)
+        cutter = _Cutter(file)
+        first = _first_record(file)
+        cutter.position = first
+        first_end = cutter.boundary(first + 1)
+        names = _names(uri, fmt, file.read(first, first_end))
+        start = first_end if fmt.header else first
+        if start >= size:
+            raise InputError("the file has a header but no data rows", source=uri)
+        cuts = [start]
+        while cuts[-1] + chunk < size:
+            cut = cutter.boundary(cuts[-1] + chunk)
+            if cut >= size:
+                break
+            cuts.append(cut)
+        cuts.append(size)
     if len(cuts) < 3:
         return None
     columns = tuple(names)
