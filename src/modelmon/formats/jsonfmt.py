@@ -33,6 +33,11 @@ def java_double(value: float) -> str:
     always at least one digit after the point. NaN and infinities follow Java's
     spelling (``NaN``, ``Infinity``, ``-Infinity``).
     """
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e7:
+        # Python's repr has the same shortest digits and, in this range, the same
+        # plain notation with at least one decimal.
+        return repr(value)
     if math.isnan(value):
         return "NaN"
     if math.isinf(value):
@@ -44,13 +49,6 @@ def java_double(value: float) -> str:
     # decimal point position relative to the start of `text` (scientific exponent + 1)
     point = len(digits) + int(exponent)
     prefix = "-" if sign else ""
-    magnitude = abs(value)
-    if 1e-3 <= magnitude < 1e7:
-        if point <= 0:
-            return f"{prefix}0.{'0' * -point}{text}"
-        if point >= len(text):
-            return f"{prefix}{text}{'0' * (point - len(text))}.0"
-        return f"{prefix}{text[:point]}.{text[point:]}"
     mantissa = f"{text[0]}.{text[1:] or '0'}"
     return f"{prefix}{mantissa}E{point - 1}"
 

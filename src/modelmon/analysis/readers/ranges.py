@@ -125,4 +125,7 @@ def csv_ranges(uri: str, fmt: DatasetFormat, chunk: int) -> list[Split] | None:
     if len(cuts) < 3:
         return None
     columns = tuple(names)
-    return [Split(uri, start=a, end=b, column_names=columns, size=b - a) for a, b in pairwise(cuts)]
+    return [
+        Split(uri, start=a, end=b, column_names=columns, size=b - a, quoted=cutter.quoted)
+        for a, b in pairwise(cuts)
+    ]

@@ -12,7 +12,8 @@ class Split:
     sharing ``column_names``) or some row groups of a Parquet file.
 
     ``size`` is the number of bytes the split covers (0 when unknown), a weight
-    for progress and scheduling.
+    for progress and scheduling. ``quoted`` is False only for a CSV file known to
+    hold no quote character (its ranges are then parsed without quote handling).
     """
 
     uri: str
@@ -21,6 +22,7 @@ class Split:
     column_names: tuple[str, ...] | None = None
     row_groups: tuple[int, ...] | None = None
     size: int = 0
+    quoted: bool = True
 
     @property
     def is_range(self) -> bool:
