@@ -33,6 +33,9 @@ from modelmon.analysis.readers import (
 from modelmon.errors import InputError
 from modelmon.storage.files import expand
 
+# Splits are at least this large (smaller files are read whole); tests lower it.
+MIN_SPLIT_BYTES = 32 << 20
+
 Progress = Callable[[int, int], None]
 """Called with (units done, units in all) as splits finish."""
 
@@ -132,7 +135,7 @@ def profile_dataset(
     workers = workers or default_workers()
     text = frozenset(string_columns)
     integral = frozenset(integral_columns) - text
-    splits = plan_splits(list(files), fmt, workers * 2)
+    splits = plan_splits(list(files), fmt, workers * 2, min_split_bytes=MIN_SPLIT_BYTES)
     while True:
         tasks = [_Task(s, fmt, text, integral) for s in splits]
         try:
@@ -140,7 +143,9 @@ def profile_dataset(
         except SplitUnsafe:
             if not any(s.is_range for s in splits):
                 raise
-            splits = plan_splits(list(files), fmt, workers * 2, byte_ranges=False)
+            splits = plan_splits(
+                list(files), fmt, workers * 2, byte_ranges=False, min_split_bytes=MIN_SPLIT_BYTES
+            )
             continue
         except SchemaChange as change:
             changed = frozenset(change.columns)
