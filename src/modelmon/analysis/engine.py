@@ -30,11 +30,12 @@ from modelmon.analysis.readers import (
     plan_splits,
     read_split,
 )
+from modelmon.analysis.readers import splits as splits_module
 from modelmon.errors import InputError
 from modelmon.storage.files import expand
 
 # Splits are at least this large (smaller files are read whole); tests lower it.
-MIN_SPLIT_BYTES = 32 << 20
+MIN_SPLIT_BYTES = splits_module.MIN_SPLIT_BYTES
 
 Progress = Callable[[int, int], None]
 """Called with (units done, units in all) as splits finish."""

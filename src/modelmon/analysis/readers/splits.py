@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
@@ -14,6 +15,7 @@ from modelmon.analysis.readers.jsonl import read_json
 from modelmon.analysis.readers.parquet import parquet_splits, read_parquet
 from modelmon.analysis.readers.ranges import csv_ranges
 from modelmon.analysis.readers.split import Split
+from modelmon.errors import InputError
 from modelmon.storage.files import expand, file_size, is_local
 
 MIN_SPLIT_BYTES = 32 << 20
@@ -67,18 +69,31 @@ def read_split(
     """
     columns = frozenset(string_columns)
     if fmt.kind == "csv":
-        return read_csv(split, fmt, string_columns=columns, batch_rows=batch_rows)
-    if fmt.kind == "json":
-        return read_json(split, string_columns=columns, batch_rows=batch_rows)
-    if fmt.kind == "parquet":
-        return read_parquet(split, string_columns=columns, batch_rows=batch_rows)
-    return read_capture(
-        split,
-        fmt,
-        string_columns=columns,
-        batch_rows=batch_rows,
-        metadata_columns=metadata_columns,
-    )
+        batches = read_csv(split, fmt, string_columns=columns, batch_rows=batch_rows)
+    elif fmt.kind == "json":
+        batches = read_json(split, string_columns=columns, batch_rows=batch_rows)
+    elif fmt.kind == "parquet":
+        batches = read_parquet(split, string_columns=columns, batch_rows=batch_rows)
+    else:
+        batches = read_capture(
+            split,
+            fmt,
+            string_columns=columns,
+            batch_rows=batch_rows,
+            metadata_columns=metadata_columns,
+        )
+    return _named_errors(split.uri, batches)
+
+
+def _named_errors(uri: str, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Storage and decompression failures (a truncated gzip, a dropped connection)
+    as InputError naming the file, like every other reading error."""
+    try:
+        yield from batches
+    except FileNotFoundError as err:
+        raise InputError("no such file", source=uri) from err
+    except (OSError, EOFError, zlib.error) as err:
+        raise InputError(f"could not read the file: {err}", source=uri) from err
 
 
 def read_batches(
