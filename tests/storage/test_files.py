@@ -185,3 +185,28 @@ def test_s3_missing(bucket):
     assert "s3://files-test/nothing-here" in str(err.value)
     with pytest.raises(InputError, match="no such file"):
         open_input(f"{bucket}/nothing-here.csv")
+
+
+def test_s3_uris_map_into_the_object_root(tmp_path, monkeypatch):
+    monkeypatch.delenv("MODELMON_S3_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv(files.OBJECT_ROOT_ENV, str(tmp_path / "objects"))
+    files.atomic_write_text("s3://bucket/data/a.csv", "x\n1\n")
+    files.atomic_write_text("s3://bucket/data/sub/b.csv", "x\n2\n")
+    assert (tmp_path / "objects" / "bucket" / "data" / "a.csv").read_text() == "x\n1\n"
+    assert files.expand("s3://bucket/data") == [
+        "s3://bucket/data/a.csv",
+        "s3://bucket/data/sub/b.csv",
+    ]
+    assert files.expand("s3://bucket/data/a.csv") == ["s3://bucket/data/a.csv"]
+    with files.open_input("s3://bucket/data/sub/b.csv") as handle:
+        assert handle.read() == b"x\n2\n"
+    assert files.exists("s3://bucket/data/a.csv")
+    assert not files.exists("s3://bucket/data/none.csv")
+    staged = tmp_path / "staged.jsonl"
+    staged.write_text("{}\n")
+    files.publish_file(staged, "s3://bucket/capture/ep/x.jsonl")
+    assert not staged.exists()
+    assert files.exists("s3://bucket/capture/ep/x.jsonl")
+    with pytest.raises(InputError, match="not a valid object URI"):
+        files.local_path("s3://bucket/../../etc/passwd")

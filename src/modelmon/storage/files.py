@@ -2,10 +2,17 @@
 
 A URI is a local path (or ``file://`` URL), ``s3://bucket/key``, or any other
 fsspec URL. :func:`filesystem` is the one place that maps a URI to a filesystem.
+
+``s3://`` URIs go to a real S3-compatible service when ``MODELMON_S3_ENDPOINT_URL``
+(or ``AWS_ENDPOINT_URL``) is set; otherwise, when ``MODELMON_OBJECT_ROOT`` names a
+directory (the server sets it to ``{data dir}/objects``), ``s3://bucket/key`` is
+the file ``{root}/bucket/key`` there: SageMaker-style code runs unchanged on one
+machine. Child processes inherit the setting through the environment.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
 import gzip
 import os
@@ -24,17 +31,49 @@ _LOCAL_SCHEMES = frozenset({"", "file", "local"})
 _S3_SCHEMES = frozenset({"s3", "s3a"})
 
 
+OBJECT_ROOT_ENV = "MODELMON_OBJECT_ROOT"
+S3_ENDPOINT_ENV = "MODELMON_S3_ENDPOINT_URL"
+
+
 def _scheme(uri: str) -> str:
     return uri.split("://", 1)[0].lower() if "://" in uri else ""
 
 
+def object_root() -> str | None:
+    """The local directory that holds ``s3://`` objects, or None for a real S3 service."""
+    if os.environ.get(S3_ENDPOINT_ENV) or os.environ.get("AWS_ENDPOINT_URL"):
+        return None
+    return os.environ.get(OBJECT_ROOT_ENV) or None
+
+
+def set_object_root(directory: str | os.PathLike[str]) -> None:
+    """Keep ``s3://`` objects under ``directory`` (this process and its children)."""
+    os.environ[OBJECT_ROOT_ENV] = os.path.abspath(os.fspath(directory))
+
+
+def _mapped(uri: str) -> str | None:
+    """The local path an ``s3://`` URI maps to under the object root, if one is set."""
+    if _scheme(uri) not in _S3_SCHEMES:
+        return None
+    root = object_root()
+    if root is None:
+        return None
+    key = uri.split("://", 1)[1].lstrip("/")
+    if not key or any(part == ".." for part in key.split("/")):
+        raise InputError("not a valid object URI", source=uri)
+    return os.path.join(root, key)
+
+
 def is_local(uri: str) -> bool:
-    """True when ``uri`` is a path on this machine (a plain path or ``file://``)."""
-    return _scheme(uri) in _LOCAL_SCHEMES
+    """True when ``uri`` is a file on this machine (a path, ``file://``, or a mapped ``s3://``)."""
+    return _scheme(uri) in _LOCAL_SCHEMES or _mapped(uri) is not None
 
 
 def local_path(uri: str) -> str:
-    """The filesystem path of a local URI (``file:///x`` -> ``/x``)."""
+    """The filesystem path of a local URI (``file:///x`` -> ``/x``; mapped ``s3://``)."""
+    mapped = _mapped(uri)
+    if mapped is not None:
+        return mapped
     return uri.split("://", 1)[1] if "://" in uri else uri
 
 
@@ -46,18 +85,24 @@ def filesystem(uri: str) -> tuple[AbstractFileSystem, str]:
     variables.
     """
     scheme = _scheme(uri)
-    if scheme in _LOCAL_SCHEMES:
+    if scheme in _LOCAL_SCHEMES or _mapped(uri) is not None:
         return fsspec.filesystem("file"), local_path(uri)
     if scheme in _S3_SCHEMES:
-        endpoint = os.environ.get("MODELMON_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = os.environ.get(S3_ENDPOINT_ENV) or os.environ.get("AWS_ENDPOINT_URL")
         options = {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
         return fsspec.filesystem("s3", **options), uri.split("://", 1)[1]
     return fsspec.core.url_to_fs(uri)
 
 
 def _to_uri(uri: str, path: str) -> str:
+    """The URI, in the form ``uri`` was given, of ``path`` found under it."""
     scheme = _scheme(uri)
-    return path if scheme in _LOCAL_SCHEMES else f"{scheme}://{path}"
+    if scheme in _LOCAL_SCHEMES:
+        return path
+    root = object_root() if scheme in _S3_SCHEMES else None
+    if root is not None:
+        return f"{scheme}://{os.path.relpath(path, root)}"
+    return f"{scheme}://{path}"
 
 
 def _hidden(relative: str) -> bool:
@@ -110,13 +155,13 @@ def expand(uri: str) -> list[str]:
         return sorted(_to_uri(uri, p) for p in found)
     if local:
         if os.path.isfile(path):
-            return [path]
+            return [_to_uri(uri, path)]
         if not os.path.isdir(path):
             raise InputError("no such file or directory", source=uri)
         found = _walk_local(path)
         if not found:
             raise InputError("no files under this directory", source=uri)
-        return sorted(found)
+        return sorted(_to_uri(uri, p) for p in found)
     if fs.isfile(path):
         return [uri]
     found = _find_remote(fs, path)
@@ -229,3 +274,40 @@ def atomic_write_bytes(uri: str, data: bytes) -> None:
 def atomic_write_text(uri: str, text: str) -> None:
     """Write ``text`` (UTF-8) to ``uri`` atomically; see :func:`atomic_write_bytes`."""
     atomic_write_bytes(uri, text.encode("utf-8"))
+
+
+def exists(uri: str) -> bool:
+    """Whether a file (or object) exists at ``uri``."""
+    fs, path = filesystem(uri)
+    if is_local(uri):
+        return os.path.isfile(path)
+    fs.invalidate_cache(path)
+    return bool(fs.isfile(path))
+
+
+def publish_file(source: str | os.PathLike[str], uri: str) -> None:
+    """Move the finished local file ``source`` to ``uri`` so that it appears whole.
+
+    Local targets: a rename when on the same filesystem, else a copy to a hidden
+    temporary name and a rename. Object stores: one upload. ``source`` is gone
+    afterwards.
+    """
+    source = os.fspath(source)
+    fs, path = filesystem(uri)
+    if not is_local(uri):
+        parent = posixpath.dirname(path)
+        if parent:
+            fs.makedirs(parent, exist_ok=True)
+        fs.put_file(source, path)
+        os.unlink(source)
+        return
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    try:
+        os.replace(source, path)
+        return
+    except OSError as err:
+        if err.errno != errno.EXDEV:
+            raise
+    with open(source, "rb") as handle:
+        atomic_write_bytes(uri, handle.read())
+    os.unlink(source)

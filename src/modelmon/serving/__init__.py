@@ -1,0 +1,1 @@
+"""Serving: model runtimes, endpoints, invocation, data capture, batch transform."""
