@@ -6,6 +6,7 @@ line or field), 2 bad usage, 3 violations found with ``--fail-on-violation``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -150,6 +151,42 @@ def analyze_command(
         where = result.outputs.get(VIOLATIONS_FILE, "")
         errors.print(f"{len(result.violations)} violation(s) {where}", highlight=False)
         raise typer.Exit(EXIT_VIOLATIONS)
+
+
+@app.command("serve")
+def serve_command(
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            "--data-dir",
+            envvar="MODELMON_DATA_DIR",
+            help="Where the database, objects, model cache and capture spool live.",
+        ),
+    ] = Path("modelmon-data"),
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free port).")] = 8080,
+    port_file: Annotated[
+        Path | None, typer.Option("--port-file", help="Write the bound port to this file.")
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log")] = False,
+) -> None:
+    """Start the server: API, endpoints, data capture (SQLite + local objects by default)."""
+    from modelmon.api.server import serve
+    from modelmon.config import Settings
+
+    try:
+        settings = Settings(data_dir=data_dir)
+    except ValueError as err:
+        raise _fail(err) from None
+    serve(
+        settings,
+        host=host,
+        port=port,
+        port_file=port_file,
+        log_level=log_level,
+        access_log=access_log,
+    )
 
 
 def main() -> None:

@@ -38,3 +38,24 @@ class InputError(ModelmonError):
         if field:
             where.append(f"field {field!r}")
         super().__init__(f"{': '.join([', '.join(where), message]) if where else message}")
+
+
+class NotFoundError(ModelmonError):
+    """A named resource (model, endpoint, schedule...) does not exist.
+
+    ``aws_code`` is the error code SageMaker's API answers with for it (it says
+    ``ValidationException`` for hosting resources, ``ResourceNotFound`` for
+    monitoring ones); the REST API answers 404.
+    """
+
+    def __init__(self, message: str, *, aws_code: str = "ValidationException") -> None:
+        super().__init__(message)
+        self.aws_code = aws_code
+
+
+class ConflictError(ModelmonError):
+    """The request conflicts with the current state (a name in use, a busy endpoint)."""
+
+    def __init__(self, message: str, *, aws_code: str = "ValidationException") -> None:
+        super().__init__(message)
+        self.aws_code = aws_code

@@ -39,9 +39,14 @@ def _scheme(uri: str) -> str:
     return uri.split("://", 1)[0].lower() if "://" in uri else ""
 
 
+def s3_service_configured() -> bool:
+    """Whether ``s3://`` goes to a real S3-compatible service (an endpoint URL is set)."""
+    return bool(os.environ.get(S3_ENDPOINT_ENV) or os.environ.get("AWS_ENDPOINT_URL"))
+
+
 def object_root() -> str | None:
     """The local directory that holds ``s3://`` objects, or None for a real S3 service."""
-    if os.environ.get(S3_ENDPOINT_ENV) or os.environ.get("AWS_ENDPOINT_URL"):
+    if s3_service_configured():
         return None
     return os.environ.get(OBJECT_ROOT_ENV) or None
 

@@ -1,0 +1,1 @@
+"""HTTP: the control-plane REST API, SageMaker's wire protocols, and the server app."""

@@ -1,0 +1,120 @@
+"""The server application: control plane, runtime routes and background services.
+
+One process serves the REST API (``/api``, OpenAPI at ``/docs``), SageMaker's
+control-plane wire protocol (``POST /``), the runtime
+(``/endpoints/{name}/invocations``), and runs the host's reconcile loop and the
+capture writer. Stopping it (SIGTERM/SIGINT) finishes requests in flight and
+publishes every captured record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import anyio.to_thread
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+import modelmon
+from modelmon.api import awsjson, errors, rest
+from modelmon.config import Settings
+from modelmon.db import Database
+from modelmon.errors import ModelmonError
+from modelmon.serving.capture import CaptureWriter
+from modelmon.serving.host import Host
+from modelmon.serving.invocation import Invoker
+from modelmon.serving.registry import Hosting
+
+log = logging.getLogger("modelmon.server")
+
+
+class Services:
+    """What one server process runs besides HTTP: database, host, capture writer."""
+
+    def __init__(self, settings: Settings) -> None:
+        settings.prepare()
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._changed: asyncio.Event | None = None
+        self.hosting = Hosting(self.db, settings, on_change=self.wake)
+        self.host = Host(self.hosting, settings)
+        self.capture = CaptureWriter(
+            settings.capture_spool_dir,
+            queue_size=settings.capture_queue_size,
+            disk_threshold=settings.capture_disk_threshold,
+        )
+        self.invoker = Invoker(self.host, self.capture, settings.account_id)
+
+    def wake(self) -> None:
+        """Ask the reconcile loop to run now (callable from any thread)."""
+        if self._loop is not None and self._changed is not None:
+            self._loop.call_soon_threadsafe(self._changed.set)
+
+    async def reconcile_forever(self) -> None:
+        assert self._changed is not None
+        while True:
+            try:
+                await anyio.to_thread.run_sync(self.host.reconcile)
+            except Exception:  # keep serving; the next round retries
+                log.exception("reconciling endpoints failed")
+            with suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._changed.wait(), timeout=self.settings.reconcile_interval
+                )
+            self._changed.clear()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        self._loop = asyncio.get_running_loop()
+        self._changed = asyncio.Event()
+        self.capture.start()
+        await anyio.to_thread.run_sync(self.host.reconcile)  # serve what was InService
+        task = asyncio.create_task(self.reconcile_forever())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await anyio.to_thread.run_sync(self.capture.stop)
+            self.db.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The modelmon server as an ASGI app."""
+    services = Services(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with services.running():
+            yield
+
+    app = FastAPI(
+        title="modelmon",
+        version=modelmon.__version__,
+        description="Self-hosted model hosting and monitoring with SageMaker's API shapes.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.hosting = services.hosting
+    app.state.capture_writer = services.capture
+    app.add_exception_handler(ModelmonError, errors.modelmon_error)
+    app.add_exception_handler(RequestValidationError, errors.validation_error)
+    # the invocation hot path is a plain Starlette route, first in the table
+    app.router.routes.insert(
+        0, Route("/endpoints/{name}/invocations", services.invoker.handle, methods=["POST"])
+    )
+    app.router.routes.insert(1, Route("/", awsjson.dispatch, methods=["POST"]))
+    app.include_router(rest.router)
+
+    @app.get("/ping", tags=["health"])
+    def ping() -> JSONResponse:
+        """Health check."""
+        return JSONResponse({"status": "ok"})
+
+    return app

@@ -1,0 +1,115 @@
+"""SageMaker's control-plane wire protocol (AWS JSON 1.1, SPEC §8).
+
+``POST /`` with ``X-Amz-Target: SageMaker.<Operation>`` and the operation's
+input shape as the body, so ``boto3.client("sagemaker", endpoint_url=...)``
+works against modelmon. Errors answer 400 with ``{"__type", "message"}``;
+timestamps are epoch seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from modelmon.api.errors import aws_code
+from modelmon.errors import InputError, ModelmonError
+from modelmon.serving.registry import Hosting
+from modelmon.serving.shapes import (
+    CreateEndpointConfigRequest,
+    CreateEndpointRequest,
+    CreateModelRequest,
+    UpdateEndpointRequest,
+    parse,
+)
+
+CONTENT_TYPE = "application/x-amz-json-1.1"
+Operation = Callable[[Hosting, dict[str, Any]], dict[str, Any] | None]
+
+
+def _listing(method: str, *extra: tuple[str, str]) -> Operation:
+    members = (
+        ("NameContains", "name_contains"),
+        ("SortBy", "sort_by"),
+        ("SortOrder", "sort_order"),
+        ("MaxResults", "max_results"),
+        ("NextToken", "next_token"),
+        *extra,
+    )
+
+    def call(hosting: Hosting, body: dict[str, Any]) -> dict[str, Any]:
+        return getattr(hosting, method)(**{arg: body.get(key) for key, arg in members})
+
+    return call
+
+
+def _named(method: str, member: str) -> Operation:
+    def call(hosting: Hosting, body: dict[str, Any]) -> dict[str, Any] | None:
+        name = body.get(member)
+        if not isinstance(name, str) or not name:
+            raise InputError(f"{member} is required", field=member)
+        return getattr(hosting, method)(name)
+
+    return call
+
+
+OPERATIONS: dict[str, Operation] = {
+    "CreateModel": lambda h, b: h.create_model(parse(CreateModelRequest, b)),
+    "DescribeModel": _named("describe_model", "ModelName"),
+    "DeleteModel": _named("delete_model", "ModelName"),
+    "ListModels": _listing("list_models"),
+    "CreateEndpointConfig": lambda h, b: h.create_endpoint_config(
+        parse(CreateEndpointConfigRequest, b)
+    ),
+    "DescribeEndpointConfig": _named("describe_endpoint_config", "EndpointConfigName"),
+    "DeleteEndpointConfig": _named("delete_endpoint_config", "EndpointConfigName"),
+    "ListEndpointConfigs": _listing("list_endpoint_configs"),
+    "CreateEndpoint": lambda h, b: h.create_endpoint(parse(CreateEndpointRequest, b)),
+    "DescribeEndpoint": _named("describe_endpoint", "EndpointName"),
+    "UpdateEndpoint": lambda h, b: h.update_endpoint(parse(UpdateEndpointRequest, b)),
+    "DeleteEndpoint": _named("delete_endpoint", "EndpointName"),
+    "ListEndpoints": _listing("list_endpoints", ("StatusEquals", "status_equals")),
+}
+
+
+def _epoch(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.timestamp()
+    if isinstance(value, dict):
+        return {k: _epoch(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_epoch(v) for v in value]
+    return value
+
+
+def _error(code: str, message: str, status: int = 400) -> Response:
+    return Response(
+        orjson.dumps({"__type": code, "message": message}),
+        status,
+        headers={"x-amzn-ErrorType": code},
+        media_type=CONTENT_TYPE,
+    )
+
+
+async def dispatch(request: Request) -> Response:
+    """Run the operation named by ``X-Amz-Target`` (blocking work in a thread)."""
+    from anyio.to_thread import run_sync
+
+    target = request.headers.get("x-amz-target", "")
+    service, _, operation = target.partition(".")
+    if service != "SageMaker" or operation not in OPERATIONS:
+        return _error("UnknownOperationException", f"unknown operation {target!r}")
+    try:
+        body = orjson.loads(await request.body() or b"{}")
+    except orjson.JSONDecodeError as err:
+        return _error("SerializationException", f"the request body is not JSON: {err}")
+    hosting: Hosting = request.app.state.hosting
+    try:
+        result = await run_sync(OPERATIONS[operation], hosting, body)
+    except ModelmonError as err:
+        return _error(aws_code(err), str(err), 500 if aws_code(err) == "InternalFailure" else 400)
+    return Response(orjson.dumps(_epoch(result or {})), 200, media_type=CONTENT_TYPE)

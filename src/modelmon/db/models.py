@@ -1,0 +1,108 @@
+"""Tables of the metadata database (SQLAlchemy 2 declarative models).
+
+Request documents keep SageMaker's shapes as JSON (``production_variants``,
+``data_capture_config``...), so a describe call answers what was created.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC, to the microsecond."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Every table of modelmon."""
+
+
+class ModelRow(Base):
+    """CreateModel: a container (runtime image + artifact + environment)."""
+
+    __tablename__ = "models"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    arn: Mapped[str] = mapped_column(String(256))
+    primary_container: Mapped[dict[str, Any]] = mapped_column(JSON)
+    execution_role_arn: Mapped[str | None] = mapped_column(String(2048))
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    creation_time: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EndpointConfigRow(Base):
+    """CreateEndpointConfig: production variants, data capture, async inference."""
+
+    __tablename__ = "endpoint_configs"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    arn: Mapped[str] = mapped_column(String(256))
+    production_variants: Mapped[list[Any]] = mapped_column(JSON)
+    data_capture_config: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    async_inference_config: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    creation_time: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class EndpointRow(Base):
+    """CreateEndpoint: a name bound to a config, with its lifecycle status.
+
+    ``generation`` grows on every change a host must act on (create, update), so
+    every server process can tell whether what it has loaded is current.
+    """
+
+    __tablename__ = "endpoints"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    arn: Mapped[str] = mapped_column(String(256))
+    config_name: Mapped[str] = mapped_column(String(63))
+    pending_config_name: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    status: Mapped[str] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    creation_time: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_modified_time: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TransformJobRow(Base):
+    """CreateTransformJob: a model run over every file under an input prefix."""
+
+    __tablename__ = "transform_jobs"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    arn: Mapped[str] = mapped_column(String(256))
+    model_name: Mapped[str] = mapped_column(String(63))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    creation_time: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    start_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    end_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_modified_time: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
