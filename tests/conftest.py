@@ -29,6 +29,7 @@ class Server:
     """A ``modelmon serve`` subprocess on a free loopback port, with its own data dir."""
 
     def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir
         self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None

@@ -6,8 +6,9 @@ line or field), 2 bad usage, 3 violations found with ``--fail-on-violation``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -15,6 +16,11 @@ from modelmon.analysis.api import VIOLATIONS_FILE, analyze, baseline
 from modelmon.analysis.readers import DatasetFormat
 from modelmon.console import console, errors, progress_bar, statistics_table, violations_table
 from modelmon.errors import ModelmonError
+
+if TYPE_CHECKING:
+    from modelmon.sdk import Session
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="modelmon",
@@ -187,6 +193,91 @@ def serve_command(
         log_level=log_level,
         access_log=access_log,
     )
+
+
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--url", envvar="MODELMON_URL", help="The server (default http://127.0.0.1:8080)."
+    ),
+]
+
+
+def _session(url: str | None) -> Session:
+    from modelmon.sdk import Session  # imported here: keeps the analyzer commands light
+
+    return Session(url)
+
+
+def _client_call(call: Callable[[], T]) -> T:
+    """Run a client call; server refusals and connection errors exit 1 with the message."""
+    import httpx
+
+    from modelmon.sdk import ModelmonClientError
+
+    try:
+        return call()
+    except ModelmonClientError as err:
+        raise _fail(err) from None
+    except httpx.HTTPError as err:
+        raise _fail(f"cannot reach the server: {err}") from None
+
+
+@app.command("endpoints")
+def endpoints_command(url: UrlOpt = None) -> None:
+    """List endpoints with their status and capture settings."""
+    from rich.table import Table
+
+    with _session(url) as session:
+        listed = _client_call(lambda: session.list_endpoints(MaxResults=100))["Endpoints"]
+        table = Table(title=f"Endpoints ({len(listed)})")
+        for column in ("name", "status", "config", "variants", "capture", "modified"):
+            table.add_column(column)
+        for item in listed:
+            d = _client_call(lambda item=item: session.describe_endpoint(item["EndpointName"]))
+            capture = d.get("DataCaptureConfig")
+            table.add_row(
+                d["EndpointName"],
+                d["EndpointStatus"]
+                + (f" ({d['FailureReason']})" if d.get("FailureReason") else ""),
+                d["EndpointConfigName"],
+                ", ".join(
+                    f"{v['VariantName']} {v['TrafficShare']:.0%}" for v in d["ProductionVariants"]
+                ),
+                f"{capture['CurrentSamplingPercentage']}% → {capture['DestinationS3Uri']}"
+                if capture and capture["EnableCapture"]
+                else "off",
+                str(d["LastModifiedTime"]),
+            )
+    console.print(table)
+
+
+@app.command("capture")
+def capture_command(
+    endpoint: Annotated[str, typer.Argument(help="Endpoint name.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many files.")] = 10,
+    show: Annotated[bool, typer.Option("--show", help="Print the newest file's records.")] = False,
+    url: UrlOpt = None,
+) -> None:
+    """The latest capture files of an endpoint (newest last), and the server's counters."""
+    with _session(url) as session:
+        description = _client_call(lambda: session.describe_endpoint(endpoint))
+        capture = description.get("DataCaptureConfig")
+        if not capture:
+            raise _fail(f"endpoint {endpoint} has no DataCaptureConfig")
+        prefix = f"{capture['DestinationS3Uri'].rstrip('/')}/{endpoint}/"
+        files = _client_call(lambda: session.list_objects(prefix))
+        for uri in files[-limit:]:
+            console.print(uri, highlight=False)
+        if not files:
+            console.print(f"no capture files under {prefix} yet", highlight=False)
+        counters = _client_call(lambda: session.call("GET", "/api/capture"))
+        console.print(
+            "  ".join(f"{k}={v}" for k, v in counters.items()), style="dim", highlight=False
+        )
+        if show and files:
+            text = _client_call(lambda: session.read_bytes(files[-1])).decode("utf-8")
+            console.print(text.rstrip("\n"), highlight=False, markup=False)
 
 
 def main() -> None:
