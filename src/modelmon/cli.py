@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -278,6 +278,158 @@ def capture_command(
         if show and files:
             text = _client_call(lambda: session.read_bytes(files[-1])).decode("utf-8")
             console.print(text.rstrip("\n"), highlight=False, markup=False)
+
+
+@app.command("transform")
+def transform_command(
+    model: Annotated[str, typer.Option("--model", help="The model's name (on the server).")],
+    input_uri: Annotated[
+        str, typer.Option("--input", help="s3:// prefix of the input files (or a manifest).")
+    ],
+    output: Annotated[str, typer.Option("--output", help="s3:// prefix for the .out files.")],
+    content_type: Annotated[
+        str | None, typer.Option("--content-type", help="e.g. text/csv, application/jsonlines.")
+    ] = None,
+    split_type: Annotated[
+        str | None, typer.Option("--split-type", help="None (a file per request) or Line.")
+    ] = None,
+    accept: Annotated[str | None, typer.Option("--accept", help="Accept of the requests.")] = None,
+    assemble_with: Annotated[
+        str | None, typer.Option("--assemble-with", help="None (concatenate) or Line.")
+    ] = None,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="MultiRecord or SingleRecord.")
+    ] = None,
+    max_payload: Annotated[
+        int | None, typer.Option("--max-payload", help="MaxPayloadInMB (default 6).")
+    ] = None,
+    compression: Annotated[str | None, typer.Option("--compression", help="None or Gzip.")] = None,
+    manifest: Annotated[
+        bool, typer.Option("--manifest", help="--input is a manifest file (ManifestFile).")
+    ] = False,
+    capture_destination: Annotated[
+        str | None,
+        typer.Option("--capture-destination", help="s3:// prefix for the capture manifests."),
+    ] = None,
+    generate_inference_id: Annotated[
+        bool,
+        typer.Option(
+            "--generate-inference-id", help="Append an inference id and time to every output."
+        ),
+    ] = False,
+    job_name: Annotated[
+        str | None, typer.Option("--job-name", help="Default: the model name and a timestamp.")
+    ] = None,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Start the job and return at once.")
+    ] = False,
+    url: UrlOpt = None,
+) -> None:
+    """Run a batch transform job: the model over every file under --input, outputs as
+    <file>.out under --output. Exit 1 with the reason when the job fails."""
+    from modelmon.sdk import BatchDataCaptureConfig, Transformer
+
+    if generate_inference_id and not capture_destination:
+        raise _fail("--generate-inference-id needs --capture-destination")
+    capture = None
+    if capture_destination:
+        capture = BatchDataCaptureConfig(
+            capture_destination, generate_inference_id=generate_inference_id or None
+        )
+    with _session(url) as session:
+        transformer = Transformer(
+            model,
+            strategy=strategy,
+            assemble_with=assemble_with,
+            output_path=output,
+            accept=accept,
+            max_payload=max_payload,
+            sagemaker_session=session,
+        )
+        _client_call(
+            lambda: transformer.transform(
+                input_uri,
+                data_type="ManifestFile" if manifest else "S3Prefix",
+                content_type=content_type,
+                compression_type=compression,
+                split_type=split_type,
+                job_name=job_name,
+                batch_data_capture_config=capture,
+                wait=False,
+            )
+        )
+        assert transformer.latest_transform_job is not None
+        name = transformer.latest_transform_job.name
+        if no_wait:
+            console.print(f"started transform job {name}", highlight=False)
+            return
+        try:
+            with progress_bar(f"transform {name}", counts=True) as update:
+
+                def show(description: dict[str, Any]) -> None:
+                    progress = description.get("Progress") or {}
+                    update(progress.get("FilesDone", 0), progress.get("FilesTotal") or 0)
+
+                final = _client_call(lambda: _wait_for_end(session, name, show))
+        except KeyboardInterrupt:
+            errors.print(f"stopped waiting; transform job {name} keeps running", highlight=False)
+            raise typer.Exit(EXIT_ERROR) from None
+    status = final["TransformJobStatus"]
+    progress = final.get("Progress") or {}
+    if status != "Completed":
+        reason = final.get("FailureReason") or "stopped"
+        raise _fail(f"transform job {name} {status}: {reason}")
+    console.print(
+        f"transform job {name} Completed: {progress.get('FilesDone', 0)} file(s), "
+        f"{progress.get('RecordsDone', 0)} record(s) → {output.rstrip('/')}/",
+        highlight=False,
+    )
+
+
+def _wait_for_end(
+    session: Session, name: str, show: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """Wait for a transform job to end; its final description, whether it Completed or not."""
+    from modelmon.sdk import ModelmonClientError
+
+    try:
+        return session.wait_for_transform_job(name, progress=show)
+    except ModelmonClientError as err:
+        if not err.code.startswith("TransformJob"):
+            raise
+        return session.describe_transform_job(name)
+
+
+@app.command("transform-jobs")
+def transform_jobs_command(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many (newest first).")] = 20,
+    url: UrlOpt = None,
+) -> None:
+    """List transform jobs with their status and progress."""
+    from rich.table import Table
+
+    with _session(url) as session:
+        listed = _client_call(lambda: session.list_transform_jobs(MaxResults=min(limit, 100)))
+        summaries = listed["TransformJobSummaries"]
+        table = Table(title=f"Transform jobs ({len(summaries)})")
+        for column in ("name", "status", "model", "files", "records", "output", "created"):
+            table.add_column(column)
+        for item in summaries:
+            d = _client_call(
+                lambda item=item: session.describe_transform_job(item["TransformJobName"])
+            )
+            progress = d.get("Progress") or {}
+            table.add_row(
+                d["TransformJobName"],
+                d["TransformJobStatus"]
+                + (f" ({d['FailureReason']})" if d.get("FailureReason") else ""),
+                d["ModelName"],
+                f"{progress.get('FilesDone', 0)}/{progress.get('FilesTotal', 0)}",
+                str(progress.get("RecordsDone", 0)),
+                d["TransformOutput"]["S3OutputPath"],
+                str(d["CreationTime"]),
+            )
+    console.print(table)
 
 
 def main() -> None:

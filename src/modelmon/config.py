@@ -47,9 +47,16 @@ class Settings:
     reconcile_interval: float = field(
         default_factory=lambda: _env_float("MODELMON_RECONCILE_INTERVAL", 2.0)
     )
+    transform_jobs: int = field(
+        default_factory=lambda: int(_env_float("MODELMON_TRANSFORM_JOBS", 2))
+    )
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
+        if self.transform_jobs < 1:
+            raise ValueError(
+                f"MODELMON_TRANSFORM_JOBS must be at least 1, got {self.transform_jobs}"
+            )
         if not 0.0 < self.capture_disk_threshold <= 1.0:
             raise ValueError(
                 "MODELMON_CAPTURE_DISK_THRESHOLD must be in (0, 1], "

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
+    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -25,12 +26,15 @@ errors = Console(stderr=True)
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[ProgressCallback]:
-    """A progress callback that draws a bar on a terminal (and nothing elsewhere)."""
+def progress_bar(description: str, *, counts: bool = False) -> Iterator[ProgressCallback]:
+    """A progress callback that draws a bar on a terminal (and nothing elsewhere).
+
+    ``done`` and ``total`` are bytes, or plain counts (files...) with ``counts``.
+    """
     bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        DownloadColumn(),
+        MofNCompleteColumn() if counts else DownloadColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=errors,

@@ -2,9 +2,10 @@
 
 One process serves the REST API (``/api``, OpenAPI at ``/docs``), SageMaker's
 control-plane wire protocol (``POST /``), the runtime
-(``/endpoints/{name}/invocations``), and runs the host's reconcile loop and the
-capture writer. Stopping it (SIGTERM/SIGINT) finishes requests in flight and
-publishes every captured record.
+(``/endpoints/{name}/invocations``), and runs the host's reconcile loop, the
+capture writer and the batch transform runner. Stopping it (SIGTERM/SIGINT)
+finishes requests in flight, publishes every captured record and pauses
+transform jobs after their current payload (they resume at the next start).
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from modelmon.serving.capture import CaptureWriter
 from modelmon.serving.host import Host
 from modelmon.serving.invocation import Invoker
 from modelmon.serving.registry import Hosting
+from modelmon.serving.transform import TransformJobs, TransformRunner
 
 log = logging.getLogger("modelmon.server")
 
 
 class Services:
-    """What one server process runs besides HTTP: database, host, capture writer."""
+    """What one server process runs besides HTTP: database, host, capture writer,
+    transform runner."""
 
     def __init__(self, settings: Settings) -> None:
         settings.prepare()
@@ -50,6 +53,8 @@ class Services:
             disk_threshold=settings.capture_disk_threshold,
         )
         self.invoker = Invoker(self.host, self.capture, settings.account_id)
+        self.transform_runner = TransformRunner(self.db, settings, self.hosting)
+        self.transforms = TransformJobs(self.db, settings, self.hosting, self.transform_runner)
 
     def wake(self) -> None:
         """Ask the reconcile loop to run now (callable from any thread)."""
@@ -75,12 +80,14 @@ class Services:
         self._changed = asyncio.Event()
         self.capture.start()
         await anyio.to_thread.run_sync(self.host.reconcile)  # serve what was InService
+        await anyio.to_thread.run_sync(self.transform_runner.start)  # resume transform jobs
         task = asyncio.create_task(self.reconcile_forever())
         try:
             yield
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            await anyio.to_thread.run_sync(self.transform_runner.shutdown)
             await anyio.to_thread.run_sync(self.capture.stop)
             self.db.dispose()
 
@@ -102,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.services = services
     app.state.hosting = services.hosting
+    app.state.transforms = services.transforms
     app.state.capture_writer = services.capture
     app.add_exception_handler(ModelmonError, errors.modelmon_error)
     app.add_exception_handler(RequestValidationError, errors.validation_error)

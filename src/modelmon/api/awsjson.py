@@ -18,20 +18,21 @@ from starlette.responses import Response
 
 from modelmon.api.errors import aws_code
 from modelmon.errors import InputError, ModelmonError
-from modelmon.serving.registry import Hosting
 from modelmon.serving.shapes import (
     CreateEndpointConfigRequest,
     CreateEndpointRequest,
     CreateModelRequest,
+    CreateTransformJobRequest,
     UpdateEndpointRequest,
     parse,
 )
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
-Operation = Callable[[Hosting, dict[str, Any]], dict[str, Any] | None]
+# an operation gets the app's state (``.hosting``, ``.transforms``) and the request body
+Operation = Callable[[Any, dict[str, Any]], dict[str, Any] | None]
 
 
-def _listing(method: str, *extra: tuple[str, str]) -> Operation:
+def _listing(method: str, *extra: tuple[str, str], service: str = "hosting") -> Operation:
     members = (
         ("NameContains", "name_contains"),
         ("SortBy", "sort_by"),
@@ -41,38 +42,51 @@ def _listing(method: str, *extra: tuple[str, str]) -> Operation:
         *extra,
     )
 
-    def call(hosting: Hosting, body: dict[str, Any]) -> dict[str, Any]:
-        return getattr(hosting, method)(**{arg: body.get(key) for key, arg in members})
+    def call(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+        target = getattr(state, service)
+        return getattr(target, method)(**{arg: body.get(key) for key, arg in members})
 
     return call
 
 
-def _named(method: str, member: str) -> Operation:
-    def call(hosting: Hosting, body: dict[str, Any]) -> dict[str, Any] | None:
+def _named(method: str, member: str, *, service: str = "hosting") -> Operation:
+    def call(state: Any, body: dict[str, Any]) -> dict[str, Any] | None:
         name = body.get(member)
         if not isinstance(name, str) or not name:
             raise InputError(f"{member} is required", field=member)
-        return getattr(hosting, method)(name)
+        return getattr(getattr(state, service), method)(name)
 
     return call
 
 
 OPERATIONS: dict[str, Operation] = {
-    "CreateModel": lambda h, b: h.create_model(parse(CreateModelRequest, b)),
+    "CreateModel": lambda s, b: s.hosting.create_model(parse(CreateModelRequest, b)),
     "DescribeModel": _named("describe_model", "ModelName"),
     "DeleteModel": _named("delete_model", "ModelName"),
     "ListModels": _listing("list_models"),
-    "CreateEndpointConfig": lambda h, b: h.create_endpoint_config(
+    "CreateEndpointConfig": lambda s, b: s.hosting.create_endpoint_config(
         parse(CreateEndpointConfigRequest, b)
     ),
     "DescribeEndpointConfig": _named("describe_endpoint_config", "EndpointConfigName"),
     "DeleteEndpointConfig": _named("delete_endpoint_config", "EndpointConfigName"),
     "ListEndpointConfigs": _listing("list_endpoint_configs"),
-    "CreateEndpoint": lambda h, b: h.create_endpoint(parse(CreateEndpointRequest, b)),
+    "CreateEndpoint": lambda s, b: s.hosting.create_endpoint(parse(CreateEndpointRequest, b)),
     "DescribeEndpoint": _named("describe_endpoint", "EndpointName"),
-    "UpdateEndpoint": lambda h, b: h.update_endpoint(parse(UpdateEndpointRequest, b)),
+    "UpdateEndpoint": lambda s, b: s.hosting.update_endpoint(parse(UpdateEndpointRequest, b)),
     "DeleteEndpoint": _named("delete_endpoint", "EndpointName"),
     "ListEndpoints": _listing("list_endpoints", ("StatusEquals", "status_equals")),
+    "CreateTransformJob": lambda s, b: s.transforms.create(parse(CreateTransformJobRequest, b)),
+    "DescribeTransformJob": _named("describe", "TransformJobName", service="transforms"),
+    "StopTransformJob": _named("stop", "TransformJobName", service="transforms"),
+    "ListTransformJobs": _listing(
+        "list",
+        ("StatusEquals", "status_equals"),
+        ("CreationTimeAfter", "creation_time_after"),
+        ("CreationTimeBefore", "creation_time_before"),
+        ("LastModifiedTimeAfter", "last_modified_time_after"),
+        ("LastModifiedTimeBefore", "last_modified_time_before"),
+        service="transforms",
+    ),
 }
 
 
@@ -107,9 +121,8 @@ async def dispatch(request: Request) -> Response:
         body = orjson.loads(await request.body() or b"{}")
     except orjson.JSONDecodeError as err:
         return _error("SerializationException", f"the request body is not JSON: {err}")
-    hosting: Hosting = request.app.state.hosting
     try:
-        result = await run_sync(OPERATIONS[operation], hosting, body)
+        result = await run_sync(OPERATIONS[operation], request.app.state, body)
     except ModelmonError as err:
         return _error(aws_code(err), str(err), 500 if aws_code(err) == "InternalFailure" else 400)
     return Response(orjson.dumps(_epoch(result or {})), 200, media_type=CONTENT_TYPE)

@@ -18,8 +18,10 @@ from modelmon.serving.shapes import (
     CreateEndpointConfigRequest,
     CreateEndpointRequest,
     CreateModelRequest,
+    CreateTransformJobRequest,
     UpdateEndpointRequest,
 )
+from modelmon.serving.transform import TransformJobs
 from modelmon.storage.files import atomic_write_bytes, exists, expand, open_raw
 
 router = APIRouter(prefix="/api")
@@ -163,6 +165,58 @@ def delete_endpoint(request: Request, name: str) -> Response:
     """DeleteEndpoint."""
     _hosting(request).delete_endpoint(name)
     return Response(status_code=204)
+
+
+def _transforms(request: Request) -> TransformJobs:
+    return request.app.state.transforms
+
+
+@router.post("/transform-jobs", status_code=201, tags=["transform jobs"])
+def create_transform_job(request: Request, body: CreateTransformJobRequest) -> dict[str, Any]:
+    """CreateTransformJob: run a model over every file under an input prefix (or manifest).
+
+    The job starts InProgress and runs in the server; poll DescribeTransformJob.
+    """
+    return _transforms(request).create(body)
+
+
+@router.get("/transform-jobs", tags=["transform jobs"])
+def list_transform_jobs(
+    request: Request,
+    name_contains: NameContains = None,
+    status_equals: Annotated[str | None, Query(alias="StatusEquals")] = None,
+    creation_time_after: Annotated[str | None, Query(alias="CreationTimeAfter")] = None,
+    creation_time_before: Annotated[str | None, Query(alias="CreationTimeBefore")] = None,
+    sort_by: SortBy = None,
+    sort_order: SortOrder = None,
+    max_results: MaxResults = None,
+    next_token: NextToken = None,
+) -> dict[str, Any]:
+    """ListTransformJobs (times: ISO-8601 or epoch seconds; SortBy Name, CreationTime, Status)."""
+    return _transforms(request).list(
+        name_contains=name_contains,
+        status_equals=status_equals,
+        creation_time_after=creation_time_after,
+        creation_time_before=creation_time_before,
+        sort_by=sort_by,
+        sort_order=sort_order,
+        max_results=max_results,
+        next_token=next_token,
+    )
+
+
+@router.get("/transform-jobs/{name}", tags=["transform jobs"])
+def describe_transform_job(request: Request, name: str) -> dict[str, Any]:
+    """DescribeTransformJob, plus ``Progress`` {FilesDone, FilesTotal, RecordsDone}."""
+    return _transforms(request).describe(name)
+
+
+@router.post("/transform-jobs/{name}/stop", tags=["transform jobs"])
+def stop_transform_job(request: Request, name: str) -> dict[str, Any]:
+    """StopTransformJob: Stopping, then Stopped after the payload in flight."""
+    transforms = _transforms(request)
+    transforms.stop(name)
+    return transforms.describe(name)
 
 
 @router.get("/info", tags=["server"])

@@ -57,7 +57,9 @@ def serve(
     # to the handler that was in place before: make that one a clean exit.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _exit_cleanly)
-    asyncio.run(_serve(uvicorn.Server(config), port_file))
+    # the loop uvicorn would pick (uvloop when installed): uvicorn.run does the same
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(_serve(uvicorn.Server(config), port_file))
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:

@@ -91,7 +91,11 @@ class EndpointRow(Base):
 
 
 class TransformJobRow(Base):
-    """CreateTransformJob: a model run over every file under an input prefix."""
+    """CreateTransformJob: a model run over every file under an input prefix.
+
+    ``request`` is the validated CreateTransformJob request; ``owner`` the server
+    process running it; the progress counters are rewritten after every file.
+    """
 
     __tablename__ = "transform_jobs"
 
@@ -106,3 +110,6 @@ class TransformJobRow(Base):
     start_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     end_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     last_modified_time: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    files_total: Mapped[int] = mapped_column(Integer, default=0)
+    files_done: Mapped[int] = mapped_column(Integer, default=0)
+    records_done: Mapped[int] = mapped_column(Integer, default=0)

@@ -2,9 +2,10 @@
 with only the imports and the session changed::
 
     from modelmon.sdk import Session, Model, DataCaptureConfig, CSVSerializer
+    from modelmon.sdk import Transformer, BatchDataCaptureConfig
 """
 
-from modelmon.sdk.data_capture import DataCaptureConfig
+from modelmon.sdk.data_capture import BatchDataCaptureConfig, DataCaptureConfig
 from modelmon.sdk.model import Model
 from modelmon.sdk.predictor import Predictor
 from modelmon.sdk.serializers import (
@@ -17,8 +18,10 @@ from modelmon.sdk.serializers import (
     StringDeserializer,
 )
 from modelmon.sdk.session import ModelmonClientError, Session
+from modelmon.sdk.transformer import Transformer, TransformJob
 
 __all__ = [
+    "BatchDataCaptureConfig",
     "BytesDeserializer",
     "CSVDeserializer",
     "CSVSerializer",
@@ -31,4 +34,6 @@ __all__ = [
     "Predictor",
     "Session",
     "StringDeserializer",
+    "TransformJob",
+    "Transformer",
 ]

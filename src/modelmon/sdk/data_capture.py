@@ -1,4 +1,5 @@
-"""``DataCaptureConfig`` as in ``sagemaker.model_monitor``."""
+"""``DataCaptureConfig`` as in ``sagemaker.model_monitor``; ``BatchDataCaptureConfig`` as in
+``sagemaker.inputs``."""
 
 from __future__ import annotations
 
@@ -56,4 +57,29 @@ class DataCaptureConfig:
         }
         if self.kms_key_id is not None:
             request["KmsKeyId"] = self.kms_key_id
+        return request
+
+
+class BatchDataCaptureConfig:
+    """What a batch transform job captures (SPEC §4.3): manifests of its input and output
+    files under ``destination_s3_uri``; ``generate_inference_id`` adds an inference id and
+    time to every output record."""
+
+    def __init__(
+        self,
+        destination_s3_uri: str,
+        kms_key_id: str | None = None,
+        generate_inference_id: bool | None = None,
+    ) -> None:
+        self.destination_s3_uri = destination_s3_uri
+        self.kms_key_id = kms_key_id
+        self.generate_inference_id = generate_inference_id
+
+    def _to_request_dict(self) -> dict[str, Any]:
+        """The DataCaptureConfig member of CreateTransformJob."""
+        request: dict[str, Any] = {"DestinationS3Uri": self.destination_s3_uri}
+        if self.kms_key_id is not None:
+            request["KmsKeyId"] = self.kms_key_id
+        if self.generate_inference_id is not None:
+            request["GenerateInferenceId"] = self.generate_inference_id
         return request

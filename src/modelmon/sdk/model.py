@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import tarfile
 from collections.abc import Callable
@@ -12,12 +11,8 @@ from typing import Any
 from modelmon.sdk.data_capture import DataCaptureConfig
 from modelmon.sdk.predictor import Predictor
 from modelmon.sdk.serializers import BaseDeserializer, BaseSerializer
-from modelmon.sdk.session import Session
-
-
-def _timestamped(base: str) -> str:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d-%H-%M-%S-%f")[:-3]
-    return f"{base[: 62 - len(stamp)]}-{stamp}"
+from modelmon.sdk.session import ModelmonClientError, Session
+from modelmon.sdk.transformer import Transformer, timestamped
 
 
 class Model:
@@ -80,7 +75,7 @@ class Model:
     def create(self, instance_type: str | None = None) -> str:
         """Register the model on the server; returns its name."""
         session = self._session()
-        name = self.name or _timestamped(_base_name(self.image_uri))
+        name = self.name or timestamped(_base_name(self.image_uri))
         if self.model_data and not self.model_data.startswith("s3://"):
             self.model_data = session.upload_data(self.model_data, key_prefix=f"{name}/model")
         if self.entry_point:
@@ -143,6 +138,52 @@ class Model:
         if deserializer is not None:
             predictor.deserializer = deserializer
         return predictor
+
+    def transformer(
+        self,
+        instance_count: int = 1,
+        instance_type: str | None = None,
+        strategy: str | None = None,
+        assemble_with: str | None = None,
+        output_path: str | None = None,
+        output_kms_key: str | None = None,
+        accept: str | None = None,
+        env: dict[str, str] | None = None,
+        max_concurrent_transforms: int | None = None,
+        max_payload: int | None = None,
+        tags: list[dict[str, str]] | None = None,
+        volume_kms_key: str | None = None,
+    ) -> Transformer:
+        """A Transformer for this model (registered on the server first if it is not yet)."""
+        session = self._session()
+        if self.name is None or not self._registered(session):
+            self.create(instance_type)
+        assert self.name is not None
+        return Transformer(
+            self.name,
+            instance_count,
+            instance_type,
+            strategy=strategy,
+            assemble_with=assemble_with,
+            output_path=output_path,
+            output_kms_key=output_kms_key,
+            accept=accept,
+            max_concurrent_transforms=max_concurrent_transforms,
+            max_payload=max_payload,
+            tags=tags,
+            env=env,
+            sagemaker_session=session,
+            volume_kms_key=volume_kms_key,
+        )
+
+    def _registered(self, session: Session) -> bool:
+        try:
+            session.call("GET", f"/api/models/{self.name}")
+        except ModelmonClientError as err:
+            if err.status == 404:
+                return False
+            raise
+        return True
 
     def delete_model(self) -> None:
         if self.name:

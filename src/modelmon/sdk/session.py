@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,54 @@ class Session:
             "InvokedProductionVariant": response.headers.get("x-amzn-invoked-production-variant"),
             "CustomAttributes": response.headers.get("x-amzn-sagemaker-custom-attributes"),
         }
+
+    # -- batch transform -----------------------------------------------------------------
+
+    def create_transform_job(self, **request: Any) -> dict[str, Any]:
+        """CreateTransformJob with boto3's argument names."""
+        return self.call("POST", "/api/transform-jobs", json=request)
+
+    def describe_transform_job(self, name: str) -> dict[str, Any]:
+        return self.call("GET", f"/api/transform-jobs/{name}")
+
+    def list_transform_jobs(self, **params: Any) -> dict[str, Any]:
+        return self.call("GET", "/api/transform-jobs", params=params)
+
+    def stop_transform_job(self, name: str) -> dict[str, Any]:
+        return self.call("POST", f"/api/transform-jobs/{name}/stop")
+
+    def wait_for_transform_job(
+        self,
+        name: str,
+        *,
+        timeout: float | None = None,
+        poll: float = 0.2,
+        progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Wait until the job is Completed, Failed or Stopped; raise if it did not complete.
+
+        ``progress`` is called with each description while waiting.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            description = self.describe_transform_job(name)
+            if progress is not None:
+                progress(description)
+            status = description["TransformJobStatus"]
+            if status in TRANSFORM_DONE:
+                if status != "Completed":
+                    raise ModelmonClientError(
+                        400,
+                        f"TransformJob{status}",
+                        description.get("FailureReason") or f"transform job {name} {status}",
+                    )
+                return description
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"transform job {name} still {status} after {timeout} s")
+            time.sleep(poll)
+
+
+TRANSFORM_DONE = ("Completed", "Failed", "Stopped")
 
 
 def _split(uri: str, *, allow_empty_key: bool = False) -> tuple[str, str]:

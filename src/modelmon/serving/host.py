@@ -20,7 +20,7 @@ from modelmon.config import Settings
 from modelmon.errors import ModelmonError
 from modelmon.formats.capture import CaptureContentTypes
 from modelmon.serving.registry import Hosting
-from modelmon.serving.runtimes import Runtime, fetch_model, load_runtime
+from modelmon.serving.runtimes import Runtime, load_container
 
 log = logging.getLogger("modelmon.host")
 
@@ -111,20 +111,7 @@ class Host:
         key = (model_name, container.pop("_version"))
         runtime = self._runtimes.get(key)
         if runtime is None:
-            url = container.get("ModelDataUrl")
-            if url:
-                model_dir = fetch_model(url, self.settings.model_cache_dir)
-            else:
-                model_dir = self.settings.model_cache_dir / f"no-artifact-{model_name}"
-                model_dir.mkdir(parents=True, exist_ok=True)
-            environment = dict(container.get("Environment") or {})
-            submitted = environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
-            if "://" in submitted:  # the SDK uploads entry point code as sourcedir.tar.gz
-                code_dir = fetch_model(submitted, self.settings.model_cache_dir)
-                environment["SAGEMAKER_SUBMIT_DIRECTORY"] = str(code_dir)
-            runtime = load_runtime(
-                container.get("Image") or "", model_dir, environment, source=url or None
-            )
+            runtime = load_container(container, self.settings.model_cache_dir, name=model_name)
             self._runtimes[key] = runtime
         return runtime
 

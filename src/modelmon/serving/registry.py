@@ -31,7 +31,7 @@ CAPTURE_PREFIX = "model-monitor/data-capture"
 LIVE_STATUSES = ("Creating", "Updating", "InService")
 
 
-def _page(
+def paginate(
     items: Sequence[Any], next_token: str | None, max_results: int | None
 ) -> tuple[Sequence[Any], str | None]:
     """One page of ``items``; tokens are offsets (opaque to clients)."""
@@ -46,12 +46,22 @@ def _page(
     return items[start:end], (str(end) if end < len(items) else None)
 
 
-def _sorted(rows: list[Any], sort_by: str | None, sort_order: str | None) -> list[Any]:
-    key = {"Name": lambda r: r.name, "CreationTime": lambda r: r.creation_time}.get(
-        sort_by or "CreationTime"
-    )
+def sort_rows(
+    rows: list[Any],
+    sort_by: str | None,
+    sort_order: str | None,
+    extra_keys: dict[str, Callable[[Any], Any]] | None = None,
+) -> list[Any]:
+    """``rows`` in a list call's order: by Name or CreationTime (or an ``extra_keys`` key),
+    Descending unless told otherwise."""
+    keys: dict[str, Callable[[Any], Any]] = {
+        "Name": lambda r: r.name,
+        "CreationTime": lambda r: r.creation_time,
+        **(extra_keys or {}),
+    }
+    key = keys.get(sort_by or "CreationTime")
     if key is None:
-        raise InputError("SortBy must be Name or CreationTime", field="SortBy")
+        raise InputError(f"SortBy must be {' or '.join(keys)}", field="SortBy")
     if sort_order not in (None, "Ascending", "Descending"):
         raise InputError("SortOrder must be Ascending or Descending", field="SortOrder")
     return sorted(rows, key=key, reverse=(sort_order or "Descending") == "Descending")
@@ -128,7 +138,7 @@ class Hosting:
         with self.db.session() as session:
             rows = list(session.scalars(select(ModelRow)))
         rows = [r for r in rows if not name_contains or name_contains in r.name]
-        page, token = _page(_sorted(rows, sort_by, sort_order), next_token, max_results)
+        page, token = paginate(sort_rows(rows, sort_by, sort_order), next_token, max_results)
         return {
             "Models": [
                 {"ModelName": r.name, "ModelArn": r.arn, "CreationTime": r.creation_time}
@@ -206,7 +216,7 @@ class Hosting:
         with self.db.session() as session:
             rows = list(session.scalars(select(EndpointConfigRow)))
         rows = [r for r in rows if not name_contains or name_contains in r.name]
-        page, token = _page(_sorted(rows, sort_by, sort_order), next_token, max_results)
+        page, token = paginate(sort_rows(rows, sort_by, sort_order), next_token, max_results)
         return {
             "EndpointConfigs": [
                 {
@@ -305,7 +315,7 @@ class Hosting:
             if (not name_contains or name_contains in r.name)
             and (not status_equals or r.status == status_equals)
         ]
-        page, token = _page(_sorted(rows, sort_by, sort_order), next_token, max_results)
+        page, token = paginate(sort_rows(rows, sort_by, sort_order), next_token, max_results)
         return {
             "Endpoints": [
                 {

@@ -18,10 +18,10 @@ publishes whatever a previous process left in the spool.
 from __future__ import annotations
 
 import logging
-import queue
 import shutil
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +36,10 @@ log = logging.getLogger("modelmon.capture")
 
 MiB = 1 << 20
 _BATCH = 1000  # events taken from the queue between housekeeping rounds
+# The writer wakes this often to take what has queued: waking it per request
+# (a Condition notify on every put) would hand the GIL back and forth with the
+# event loop on each request and cost far more than the write itself.
+_BATCH_INTERVAL = 0.02
 _ERROR_LOG_INTERVAL = 10.0
 
 
@@ -155,7 +159,9 @@ class CaptureWriter:
         self.disk_check_interval = disk_check_interval
         self._disk_usage = disk_usage or (lambda: spool_disk_usage(self.spool_dir))
         self._clock = clock or _utc_now
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._queue: deque[object] = deque()  # append/popleft are atomic: no lock per put
+        self._queue_size = queue_size
+        self._wake = threading.Event()
         self._files: dict[tuple, SpoolFile] = {}
         self._outbox = Outbox(retry_delay)
         self._stopped = threading.Event()
@@ -180,11 +186,10 @@ class CaptureWriter:
         if self._paused:
             self._dropped_disk += 1
             return False
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
+        if len(self._queue) >= self._queue_size:
             self._dropped_queue_full += 1
             return False
+        self._queue.append(event)
         self._captured += 1
         return True
 
@@ -206,7 +211,7 @@ class CaptureWriter:
             "dropped_error": self._dropped_error,
             "written": self._outbox.written,
             "files_published": self._outbox.files_published,
-            "queue_depth": self._queue.qsize(),
+            "queue_depth": len(self._queue),
             "open_files": len(self._files),
             "pending_files": len(self._outbox),
         }
@@ -271,11 +276,8 @@ class CaptureWriter:
             self._drain()
             self._close_all()
             return True
-        try:
-            self._queue.put(marker, timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Full:
-            log.warning("capture writer did not take a %s in time", type(marker).__name__)
-            return False
+        self._queue.append(marker)  # markers are never dropped, whatever the queue holds
+        self._wake.set()
         if marker is _STOP:
             writer.join(max(0.0, deadline - time.monotonic()))
             return not writer.is_alive()
@@ -308,20 +310,21 @@ class CaptureWriter:
     # -- the writer thread ------------------------------------------------------
 
     def _run(self) -> None:
+        interval = min(_BATCH_INTERVAL, self.flush_interval)
         while True:
-            try:
-                item = self._queue.get(timeout=self.flush_interval)
-            except queue.Empty:
-                item = None
+            self._wake.wait(interval)
+            self._wake.clear()
             stop = False
-            if item is not None:
-                stop = self._handle(item)
-                for _ in range(_BATCH - 1):
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    stop = self._handle(item) or stop
+            taken = 0
+            while taken < _BATCH or stop:
+                try:
+                    item = self._queue.popleft()
+                except IndexError:
+                    break
+                taken += 1
+                stop = self._handle(item) or stop
+            if taken >= _BATCH:
+                self._wake.set()  # more is waiting: come straight back after housekeeping
             try:
                 self._housekeeping()
             except Exception:
@@ -334,8 +337,8 @@ class CaptureWriter:
     def _drain(self) -> None:
         while True:
             try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
+                item = self._queue.popleft()
+            except IndexError:
                 return
             self._handle(item)
 

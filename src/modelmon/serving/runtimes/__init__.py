@@ -13,7 +13,7 @@ from modelmon.serving.runtimes.artifacts import fetch_model
 from modelmon.serving.runtimes.base import Prediction, Runtime
 from modelmon.serving.runtimes.codecs import decode_request, encode_response
 from modelmon.serving.runtimes.errors import InvocationError, ModelLoadError
-from modelmon.serving.runtimes.loader import load_runtime
+from modelmon.serving.runtimes.loader import load_container, load_runtime
 from modelmon.serving.runtimes.onnx_runtime import OnnxRuntime
 from modelmon.serving.runtimes.script import ScriptRuntime
 from modelmon.serving.runtimes.sklearn_runtime import SklearnRuntime
@@ -31,5 +31,6 @@ __all__ = [
     "decode_request",
     "encode_response",
     "fetch_model",
+    "load_container",
     "load_runtime",
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
+from modelmon.serving.runtimes.artifacts import fetch_model
 from modelmon.serving.runtimes.base import Runtime
 from modelmon.serving.runtimes.errors import ModelLoadError, NoModelFileError
 from modelmon.serving.runtimes.models import (
@@ -54,6 +57,10 @@ IMAGE_FORMS = (
     "or empty to detect the runtime from the model files"
 )
 ALL_FILES = f"{SKLEARN_FILES} (scikit-learn), {XGBOOST_FILES} (XGBoost), {ONNX_FILES} (ONNX)"
+# one model loads at a time in a process: unpickling imports modules, and two threads
+# importing the same package at once can deadlock in importlib (the host and the
+# transform runner load models from different threads)
+_LOADING = threading.RLock()
 
 
 def image_kind(image: str) -> str | None:
@@ -99,8 +106,13 @@ def load_runtime(
     ``model_fn`` (any image is then accepted). ``source`` (the ModelDataUrl)
     names the model in errors instead of ``model_dir``. Raises ModelLoadError.
     """
-    model_dir = Path(model_dir)
-    environment = dict(environment or {})
+    with _LOADING:
+        return _load_runtime(image, Path(model_dir), dict(environment or {}), source)
+
+
+def _load_runtime(
+    image: str, model_dir: Path, environment: dict[str, str], source: str | None
+) -> Runtime:
     name = label(model_dir, source)
     kind = image_kind(image)
     if not model_dir.is_dir():
@@ -130,3 +142,31 @@ def load_runtime(
         return _BUILT_IN[kind](model_dir, environment, source=source)
     except NoModelFileError as err:
         raise ModelLoadError(f"{err} or set {PROGRAM_ENV}") from err
+
+
+def load_container(
+    container: Mapping[str, Any],
+    cache_dir: Path,
+    *,
+    name: str,
+    environment: Mapping[str, str] | None = None,
+) -> Runtime:
+    """Load the runtime of a model's container definition (``Image``, ``ModelDataUrl``,
+    ``Environment``), fetching its artifact (and submitted code) into ``cache_dir``.
+
+    ``name`` is the model's name (a model without an artifact gets an empty
+    directory of that name); ``environment`` is laid over the container's own
+    (a transform job's ``Environment``). Raises ModelLoadError.
+    """
+    cache_dir = Path(cache_dir)
+    url = container.get("ModelDataUrl")
+    if url:
+        model_dir = fetch_model(url, cache_dir)
+    else:
+        model_dir = cache_dir / f"no-artifact-{name}"
+        model_dir.mkdir(parents=True, exist_ok=True)
+    merged = {**(container.get("Environment") or {}), **(environment or {})}
+    submitted = merged.get("SAGEMAKER_SUBMIT_DIRECTORY", "")
+    if "://" in submitted:  # the SDK uploads entry point code as sourcedir.tar.gz
+        merged["SAGEMAKER_SUBMIT_DIRECTORY"] = str(fetch_model(submitted, cache_dir))
+    return load_runtime(container.get("Image") or "", model_dir, merged, source=url or None)
