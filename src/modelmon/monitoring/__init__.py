@@ -1,0 +1,1 @@
+"""Monitoring schedules and their executions."""
