@@ -117,7 +117,7 @@ from modelmon.monitoring.inputs import (
     stage_dataset,
 )
 from modelmon.monitoring.schedule import format_time, report_hour_path
-from modelmon.storage.files import exists, filesystem, is_local, local_path, open_raw
+from modelmon.storage.files import exists, expand, filesystem, is_local, local_path, open_raw
 
 __all__ = [
     "ANALYZER_IMAGES_ENV",
@@ -982,6 +982,122 @@ class Runner:
         if uploaded:
             result.report_uri = prefix + "/"
             logger.write(f"uploaded {len(uploaded)} report file(s) to {prefix}/")
+
+
+@dataclass
+class BaseliningSpec:
+    """One baselining job: the built-in analyzer over a training dataset, no baseline.
+
+    ``dataset_format`` is the container's form (``{"csv": {"header": true}}``...);
+    the job writes statistics.json and constraints.json under ``output_uri``.
+    """
+
+    job_name: str
+    dataset_uri: str
+    dataset_format: Mapping[str, Any]
+    output_uri: str
+    work_dir: Path
+    record_preprocessor_uri: str | None = None
+    post_analytics_uri: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    max_runtime: float = DEFAULT_MAX_RUNTIME
+
+
+def run_baselining(
+    runner: Runner, spec: BaseliningSpec, stop: threading.Event | None = None
+) -> ExecutionResult:
+    """Run a baselining job to its end (blocking), as :meth:`Runner.run` runs executions."""
+    started = runner._clock()
+    work = Path(spec.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    logger = _Log(work / LOG_FILE)
+    result = ExecutionResult(
+        status=FAILED,
+        failure_reason=None,
+        exit_message="",
+        report_uri=None,
+        log_path=logger.path,
+        started_at=started,
+        ended_at=started,
+    )
+    logger.write(f"baselining job {spec.job_name} over {spec.dataset_uri}")
+    dataset_dir = work / DEFAULT_INPUT_PATH.lstrip("/").replace(
+        "endpoint", "baseline_dataset_input"
+    )
+    try:
+        output_dir = work / DEFAULT_OUTPUT_PATH.lstrip("/")
+        message_file = work / MESSAGE_PATH
+        for stale in (dataset_dir, output_dir):
+            shutil.rmtree(stale, ignore_errors=True)
+        message_file.unlink(missing_ok=True)
+        output_dir.mkdir(parents=True)
+        message_file.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            files = expand(spec.dataset_uri)
+        except InputError as err:
+            raise _Failed(f"the baseline dataset {spec.dataset_uri}: {err.reason}") from None
+        root = spec.dataset_uri.rstrip("/")
+        staged = []
+        for uri in files:
+            relative = (
+                uri[len(root) + 1 :] if uri.startswith(root + "/") else uri.rsplit("/", 1)[-1]
+            )
+            staged.append((uri, relative))
+        result.staged_files = stage_dataset(staged, dataset_dir)
+        contract = {
+            "dataset_format": json.dumps(dict(spec.dataset_format)),
+            "dataset_source": str(dataset_dir),
+            "output_path": str(output_dir),
+            "publish_cloudwatch_metrics": "Disabled",
+            MESSAGE_FILE_ENV: str(message_file),
+            METRICS_DIRECTORY_ENV: str(work / METRICS_PATH),
+        }
+        if spec.record_preprocessor_uri:
+            contract["record_preprocessor_script"] = str(
+                _download(
+                    spec.record_preprocessor_uri,
+                    work / PREPROCESSOR_DIR,
+                    "preprocessor.py",
+                    "RecordPreprocessorSourceUri",
+                )
+            )
+        if spec.post_analytics_uri:
+            contract["post_analytics_processor_script"] = str(
+                _download(
+                    spec.post_analytics_uri,
+                    work / POSTPROCESSOR_DIR,
+                    "postprocessor.py",
+                    "PostAnalyticsProcessorSourceUri",
+                )
+            )
+        env = {k: v for k, v in os.environ.items() if k not in CONTRACT_VARIABLES}
+        env.update(spec.environment)
+        env.update(contract)
+        if stop is not None and stop.is_set():
+            result.status, result.failure_reason = STOPPED, "Stopped by the user"
+        else:
+            offset = logger.size()
+            outcome = runner._supervise(
+                list(BUILTIN_COMMAND), env, work, logger.path, spec.max_runtime, stop
+            )
+            result.exit_code, result.pid = outcome.code, outcome.pid
+            message = _read_message(message_file)
+            try:
+                runner._interpret(outcome, message, output_dir, logger, offset, result)
+            finally:
+                runner._upload_reports(output_dir, spec.output_uri.rstrip("/"), logger, result)
+    except _Failed as err:
+        result.status, result.failure_reason = FAILED, _reason(str(err))
+    except Exception as err:
+        log.exception("baselining job %s failed", spec.job_name)
+        result.status = FAILED
+        result.failure_reason = _reason(f"InternalServerError: {type(err).__name__}: {err}")
+    if result.status == FAILED and not result.exit_message:
+        result.exit_message = _reason(f"{FAILED}: {result.failure_reason}")
+    shutil.rmtree(dataset_dir, ignore_errors=True)
+    result.ended_at = runner._clock()
+    logger.write(f"baselining job ended: {result.status}")
+    return result
 
 
 # -- bounded concurrency ---------------------------------------------------------------------
