@@ -8,9 +8,8 @@ status, ``x-amzn-ErrorType`` and a JSON body with ``message``.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-import uuid
+import time
 from typing import Any
 
 import anyio.to_thread
@@ -138,10 +137,9 @@ class Invoker:
                         response_body=prediction.body if capture.capture_output else None,
                         response_content_type=prediction.content_type,
                         content_types=capture.types,
-                        event_id=str(uuid.uuid4()),
                         inference_id=inference_id,
                         custom_attributes=custom,
-                        inference_time=dt.datetime.now(dt.UTC),
+                        inference_time=time.time(),
                     )
                 )
             else:

@@ -18,9 +18,11 @@ publishes whatever a previous process left in the spool.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +50,10 @@ class CaptureEvent:
     """One sampled request as the server saw it; encoded later, off the request path.
 
     A body of ``None`` means that side is not captured (``CaptureOptions``).
-    ``inference_time`` is an aware datetime (a naive one is taken as UTC).
+    ``inference_time`` is an aware datetime (a naive one is taken as UTC) or, from
+    the request path, epoch seconds; ``event_id`` None gets a random UUID in the
+    writer. Both keep clock and random-number calls off the request path
+    (``os.urandom`` releases the GIL, handing it to the writer on every request).
     """
 
     destination: str
@@ -59,10 +64,10 @@ class CaptureEvent:
     response_body: bytes | None
     response_content_type: str | None
     content_types: CaptureContentTypes
-    event_id: str
+    event_id: str | None = None
     inference_id: str | None = None
     custom_attributes: str | None = None
-    inference_time: datetime
+    inference_time: datetime | float
 
     def line(self) -> bytes:
         """The capture record of this event (one JSON line)."""
@@ -79,6 +84,23 @@ class CaptureEvent:
             inference_id=self.inference_id,
             custom_attributes=self.custom_attributes,
         )
+
+
+class _EventIds:
+    """Random (version 4) UUIDs drawn from a pool: one ``os.urandom`` call per 1024."""
+
+    __slots__ = ("_pool",)
+
+    def __init__(self) -> None:
+        self._pool: list[str] = []
+
+    def next(self) -> str:
+        if not self._pool:
+            raw = os.urandom(16 * 1024)
+            self._pool = [
+                str(uuid.UUID(bytes=raw[i : i + 16], version=4)) for i in range(0, len(raw), 16)
+            ]
+        return self._pool.pop()
 
 
 class _Flush:
@@ -163,6 +185,7 @@ class CaptureWriter:
         self._queue_size = queue_size
         self._wake = threading.Event()
         self._files: dict[tuple, SpoolFile] = {}
+        self._event_ids = _EventIds()
         self._outbox = Outbox(retry_delay)
         self._stopped = threading.Event()
         self._writer: threading.Thread | None = None
@@ -358,6 +381,10 @@ class CaptureWriter:
         return item is _STOP
 
     def _write(self, event: CaptureEvent) -> None:
+        if event.event_id is None:
+            event.event_id = self._event_ids.next()
+        if not isinstance(event.inference_time, datetime):
+            event.inference_time = datetime.fromtimestamp(event.inference_time, UTC)
         line = event.line()
         moment = event.inference_time
         if moment.tzinfo is not None and moment.tzinfo is not UTC:
