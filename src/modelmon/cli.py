@@ -177,7 +177,8 @@ def serve_command(
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log")] = False,
 ) -> None:
-    """Start the server: API, endpoints, data capture (SQLite + local objects by default)."""
+    """Start the server: API, endpoints, data capture, monitoring scheduler (SQLite + local
+    objects by default)."""
     from modelmon.api.server import serve
     from modelmon.config import Settings
 
@@ -430,6 +431,180 @@ def transform_jobs_command(
                 str(d["CreationTime"]),
             )
     console.print(table)
+
+
+@app.command("scheduler")
+def scheduler_command(
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            "--data-dir",
+            envvar="MODELMON_DATA_DIR",
+            help="The data directory (database, objects) of the server it schedules for.",
+        ),
+    ] = Path("modelmon-data"),
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Run the monitoring scheduler alone (same database and objects as `modelmon serve`).
+
+    Several schedulers (and servers) may share one database: each run starts once.
+    SIGTERM/SIGINT: no new executions; running ones get MODELMON_EXECUTION_GRACE
+    seconds to finish, then they are stopped and recorded Failed.
+    """
+    import logging
+    import signal
+    import threading
+
+    from modelmon.config import Settings
+    from modelmon.db import Database
+    from modelmon.monitoring.registry import Monitoring
+    from modelmon.monitoring.runner import Runner
+    from modelmon.monitoring.scheduler import Scheduler
+    from modelmon.serving.registry import Hosting
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        settings = Settings(data_dir=data_dir)
+        settings.prepare()
+        db = Database(settings.database_url)
+        hosting = Hosting(db, settings)
+        scheduler = Scheduler(db, settings, Monitoring(db, settings, hosting), Runner())
+    except (ModelmonError, ValueError) as err:
+        raise _fail(err) from None
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        stop.set()
+        scheduler.wake()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    console.print(
+        f"scheduler {scheduler.instance_id} on {settings.database_url} "
+        f"(at most {scheduler.max_concurrent} executions at once)",
+        highlight=False,
+    )
+    try:
+        scheduler.run_forever(stop)
+    finally:
+        db.dispose()
+
+
+@app.command("schedules")
+def schedules_command(
+    endpoint: Annotated[
+        str | None, typer.Option("--endpoint", help="Only the schedules of this endpoint.")
+    ] = None,
+    url: UrlOpt = None,
+) -> None:
+    """List monitoring schedules with their status and last execution."""
+    from rich.table import Table
+
+    params = {"MaxResults": 100, **({"EndpointName": endpoint} if endpoint else {})}
+    with _session(url) as session:
+        listed = _client_call(
+            lambda: session.call("GET", "/api/monitoring-schedules", params=params)
+        )
+        summaries = listed["MonitoringScheduleSummaries"]
+        table = Table(title=f"Monitoring schedules ({len(summaries)})")
+        for column in ("name", "status", "schedule", "endpoint", "last execution", "created"):
+            table.add_column(column)
+        for item in summaries:
+            name = item["MonitoringScheduleName"]
+            d = _client_call(
+                lambda name=name: session.call("GET", f"/api/monitoring-schedules/{name}")
+            )
+            config = d["MonitoringScheduleConfig"].get("ScheduleConfig") or {}
+            expression = config.get("ScheduleExpression", "")
+            if config.get("DataAnalysisStartTime"):
+                expression += (
+                    f" [{config['DataAnalysisStartTime']}, {config.get('DataAnalysisEndTime')}]"
+                )
+            last = d.get("LastMonitoringExecutionSummary")
+            table.add_row(
+                name,
+                d["MonitoringScheduleStatus"]
+                + (f" ({d['FailureReason']})" if d.get("FailureReason") else ""),
+                expression,
+                d.get("EndpointName")
+                or d["MonitoringScheduleConfig"].get("MonitoringJobDefinitionName", ""),
+                f"{last['MonitoringExecutionStatus']} {last['ScheduledTime']}" if last else "-",
+                str(d["CreationTime"]),
+            )
+    console.print(table)
+
+
+@app.command("executions")
+def executions_command(
+    schedule: Annotated[
+        str | None, typer.Option("--schedule", "-s", help="Only this schedule's executions.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many (newest first).")] = 20,
+    url: UrlOpt = None,
+) -> None:
+    """List monitoring executions: status, scheduled time, failure reason, report location."""
+    from rich.table import Table
+
+    params: dict[str, Any] = {"MaxResults": min(max(limit, 1), 100), "SortBy": "ScheduledTime"}
+    if schedule:
+        params["MonitoringScheduleName"] = schedule
+    with _session(url) as session:
+        listed = _client_call(
+            lambda: session.call("GET", "/api/monitoring-executions", params=params)
+        )
+        summaries = listed["MonitoringExecutionSummaries"]
+        table = Table(title=f"Monitoring executions ({len(summaries)})")
+        table.add_column("id", overflow="fold")
+        table.add_column("schedule", overflow="fold")
+        table.add_column("status", no_wrap=True)
+        table.add_column("scheduled", no_wrap=True)
+        table.add_column("failure reason / report", overflow="fold")
+        for item in summaries:
+            identifier = item["MonitoringExecutionId"]
+            d = _client_call(
+                lambda identifier=identifier: session.call(
+                    "GET", f"/api/monitoring-executions/{identifier}"
+                )
+            )
+            table.add_row(
+                identifier,
+                d["MonitoringScheduleName"],
+                d["MonitoringExecutionStatus"],
+                _short_time(d["ScheduledTime"]),
+                d.get("FailureReason") or d.get("ReportUri") or "",
+            )
+    console.print(table)
+
+
+def _short_time(value: Any) -> str:
+    """An ISO-8601 time from the API to the second: ``2024-03-01 05:00:00Z``."""
+    text = str(value).replace("T", " ")
+    return text[:19] + "Z" if len(text) >= 19 else text
+
+
+@app.command("execution-logs")
+def execution_logs_command(
+    execution_id: Annotated[str, typer.Argument(help="The execution's id (see `executions`).")],
+    url: UrlOpt = None,
+) -> None:
+    """Print the log of a monitoring execution (the runner's lines, then the analyzer's)."""
+    import httpx
+
+    with _session(url) as session:
+        try:
+            response = session.http.get(f"/api/monitoring-executions/{execution_id}/logs")
+        except httpx.HTTPError as err:
+            raise _fail(f"cannot reach the server: {err}") from None
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("message", response.text)
+            except ValueError:
+                message = response.text
+            raise _fail(message)
+        console.print(response.text.rstrip("\n"), highlight=False, markup=False)
 
 
 def main() -> None:

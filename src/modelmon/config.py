@@ -50,12 +50,32 @@ class Settings:
     transform_jobs: int = field(
         default_factory=lambda: int(_env_float("MODELMON_TRANSFORM_JOBS", 2))
     )
+    max_executions: int = field(
+        default_factory=lambda: int(_env_float("MODELMON_MAX_EXECUTIONS", 2))
+    )
+    execution_grace: float = field(
+        default_factory=lambda: _env_float("MODELMON_EXECUTION_GRACE", 15.0)
+    )
+    scheduler: bool = field(
+        default_factory=lambda: (
+            os.environ.get("MODELMON_SCHEDULER", "on").strip().lower()
+            not in ("off", "0", "false", "no")
+        )
+    )
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
         if self.transform_jobs < 1:
             raise ValueError(
                 f"MODELMON_TRANSFORM_JOBS must be at least 1, got {self.transform_jobs}"
+            )
+        if self.max_executions < 1:
+            raise ValueError(
+                f"MODELMON_MAX_EXECUTIONS must be at least 1, got {self.max_executions}"
+            )
+        if self.execution_grace < 0:
+            raise ValueError(
+                f"MODELMON_EXECUTION_GRACE must not be negative, got {self.execution_grace}"
             )
         if not 0.0 < self.capture_disk_threshold <= 1.0:
             raise ValueError(
@@ -85,6 +105,11 @@ class Settings:
     @property
     def capture_spool_dir(self) -> Path:
         return self.data_dir / "capture-spool"
+
+    @property
+    def executions_dir(self) -> Path:
+        """Work directories (and logs) of monitoring executions, one per execution id."""
+        return self.data_dir / "executions"
 
     def prepare(self) -> None:
         """Create the directories and point ``s3://`` at the object directory

@@ -3,9 +3,12 @@
 One process serves the REST API (``/api``, OpenAPI at ``/docs``), SageMaker's
 control-plane wire protocol (``POST /``), the runtime
 (``/endpoints/{name}/invocations``), and runs the host's reconcile loop, the
-capture writer and the batch transform runner. Stopping it (SIGTERM/SIGINT)
-finishes requests in flight, publishes every captured record and pauses
-transform jobs after their current payload (they resume at the next start).
+capture writer, the batch transform runner and the monitoring scheduler
+(unless ``MODELMON_SCHEDULER=off``: then ``modelmon scheduler`` runs it).
+Stopping it (SIGTERM/SIGINT) finishes requests in flight, publishes every
+captured record, pauses transform jobs after their current payload (they
+resume at the next start) and gives running monitoring executions
+``MODELMON_EXECUTION_GRACE`` seconds to finish (then they are Failed).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from modelmon.api import awsjson, errors, rest
 from modelmon.config import Settings
 from modelmon.db import Database
 from modelmon.errors import ModelmonError
+from modelmon.monitoring.registry import Monitoring
+from modelmon.monitoring.runner import Runner
+from modelmon.monitoring.scheduler import Scheduler
 from modelmon.serving.capture import CaptureWriter
 from modelmon.serving.host import Host
 from modelmon.serving.invocation import Invoker
@@ -37,7 +43,7 @@ log = logging.getLogger("modelmon.server")
 
 class Services:
     """What one server process runs besides HTTP: database, host, capture writer,
-    transform runner."""
+    transform runner, monitoring scheduler."""
 
     def __init__(self, settings: Settings) -> None:
         settings.prepare()
@@ -55,6 +61,15 @@ class Services:
         self.invoker = Invoker(self.host, self.capture, settings.account_id)
         self.transform_runner = TransformRunner(self.db, settings, self.hosting)
         self.transforms = TransformJobs(self.db, settings, self.hosting, self.transform_runner)
+        self.scheduler: Scheduler | None = None
+        self.monitoring = Monitoring(self.db, settings, self.hosting, on_change=self.wake_scheduler)
+        if settings.scheduler:
+            self.scheduler = Scheduler(self.db, settings, self.monitoring, Runner())
+
+    def wake_scheduler(self) -> None:
+        """Ask the scheduler to tick now (a NOW run to start, an execution to stop)."""
+        if self.scheduler is not None:
+            self.scheduler.wake()
 
     def wake(self) -> None:
         """Ask the reconcile loop to run now (callable from any thread)."""
@@ -82,11 +97,15 @@ class Services:
         await anyio.to_thread.run_sync(self.host.reconcile)  # serve what was InService
         await anyio.to_thread.run_sync(self.transform_runner.start)  # resume transform jobs
         task = asyncio.create_task(self.reconcile_forever())
+        if self.scheduler is not None:
+            self.scheduler.start()
         try:
             yield
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            if self.scheduler is not None:
+                await anyio.to_thread.run_sync(self.scheduler.stop)
             await anyio.to_thread.run_sync(self.transform_runner.shutdown)
             await anyio.to_thread.run_sync(self.capture.stop)
             self.db.dispose()
@@ -110,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.services = services
     app.state.hosting = services.hosting
     app.state.transforms = services.transforms
+    app.state.monitoring = services.monitoring
     app.state.capture_writer = services.capture
     app.add_exception_handler(ModelmonError, errors.modelmon_error)
     app.add_exception_handler(RequestValidationError, errors.validation_error)

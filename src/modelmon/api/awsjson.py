@@ -18,6 +18,11 @@ from starlette.responses import Response
 
 from modelmon.api.errors import aws_code
 from modelmon.errors import InputError, ModelmonError
+from modelmon.monitoring.shapes import (
+    CreateDataQualityJobDefinitionRequest,
+    CreateMonitoringScheduleRequest,
+    UpdateMonitoringScheduleRequest,
+)
 from modelmon.serving.shapes import (
     CreateEndpointConfigRequest,
     CreateEndpointRequest,
@@ -28,7 +33,8 @@ from modelmon.serving.shapes import (
 )
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
-# an operation gets the app's state (``.hosting``, ``.transforms``) and the request body
+# an operation gets the app's state (``.hosting``, ``.transforms``, ``.monitoring``) and
+# the request body
 Operation = Callable[[Any, dict[str, Any]], dict[str, Any] | None]
 
 
@@ -59,6 +65,26 @@ def _named(method: str, member: str, *, service: str = "hosting") -> Operation:
     return call
 
 
+def _members(method: str, *members: str, service: str = "monitoring") -> Operation:
+    """An operation whose body members (``EndpointName``...) are the keyword arguments
+    (``endpoint_name``...) of ``method``."""
+    arguments = [(member, _snake(member)) for member in members]
+
+    def call(state: Any, body: dict[str, Any]) -> dict[str, Any]:
+        target = getattr(state, service)
+        return getattr(target, method)(**{arg: body.get(key) for key, arg in arguments})
+
+    return call
+
+
+def _snake(member: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in member).lstrip("_")
+
+
+LIST_PAGES = ("SortBy", "SortOrder", "MaxResults", "NextToken")
+CREATED = ("CreationTimeBefore", "CreationTimeAfter")
+MODIFIED = ("LastModifiedTimeBefore", "LastModifiedTimeAfter")
+
 OPERATIONS: dict[str, Operation] = {
     "CreateModel": lambda s, b: s.hosting.create_model(parse(CreateModelRequest, b)),
     "DescribeModel": _named("describe_model", "ModelName"),
@@ -86,6 +112,64 @@ OPERATIONS: dict[str, Operation] = {
         ("LastModifiedTimeAfter", "last_modified_time_after"),
         ("LastModifiedTimeBefore", "last_modified_time_before"),
         service="transforms",
+    ),
+    "CreateMonitoringSchedule": lambda s, b: s.monitoring.create_monitoring_schedule(
+        parse(CreateMonitoringScheduleRequest, b)
+    ),
+    "DescribeMonitoringSchedule": _named(
+        "describe_monitoring_schedule", "MonitoringScheduleName", service="monitoring"
+    ),
+    "UpdateMonitoringSchedule": lambda s, b: s.monitoring.update_monitoring_schedule(
+        parse(UpdateMonitoringScheduleRequest, b)
+    ),
+    "DeleteMonitoringSchedule": _named(
+        "delete_monitoring_schedule", "MonitoringScheduleName", service="monitoring"
+    ),
+    "StartMonitoringSchedule": _named(
+        "start_monitoring_schedule", "MonitoringScheduleName", service="monitoring"
+    ),
+    "StopMonitoringSchedule": _named(
+        "stop_monitoring_schedule", "MonitoringScheduleName", service="monitoring"
+    ),
+    "ListMonitoringSchedules": _members(
+        "list_monitoring_schedules",
+        "EndpointName",
+        "NameContains",
+        "StatusEquals",
+        "MonitoringJobDefinitionName",
+        "MonitoringTypeEquals",
+        *CREATED,
+        *MODIFIED,
+        *LIST_PAGES,
+    ),
+    "ListMonitoringExecutions": _members(
+        "list_monitoring_executions",
+        "MonitoringScheduleName",
+        "EndpointName",
+        "StatusEquals",
+        "MonitoringJobDefinitionName",
+        "MonitoringTypeEquals",
+        "ScheduledTimeBefore",
+        "ScheduledTimeAfter",
+        *CREATED,
+        *MODIFIED,
+        *LIST_PAGES,
+    ),
+    "CreateDataQualityJobDefinition": lambda s, b: s.monitoring.create_data_quality_job_definition(
+        parse(CreateDataQualityJobDefinitionRequest, b)
+    ),
+    "DescribeDataQualityJobDefinition": _named(
+        "describe_data_quality_job_definition", "JobDefinitionName", service="monitoring"
+    ),
+    "DeleteDataQualityJobDefinition": _named(
+        "delete_data_quality_job_definition", "JobDefinitionName", service="monitoring"
+    ),
+    "ListDataQualityJobDefinitions": _members(
+        "list_data_quality_job_definitions",
+        "EndpointName",
+        "NameContains",
+        *CREATED,
+        *LIST_PAGES,
     ),
 }
 

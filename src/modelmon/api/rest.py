@@ -10,9 +10,17 @@ from typing import Annotated, Any
 
 from anyio.to_thread import run_sync
 from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from modelmon.errors import InputError, NotFoundError
+from modelmon.monitoring.registry import Monitoring
+from modelmon.monitoring.shapes import (
+    CreateDataQualityJobDefinitionRequest,
+    CreateMonitoringScheduleRequest,
+    UpdateMonitoringScheduleBody,
+    UpdateMonitoringScheduleRequest,
+)
 from modelmon.serving.registry import Hosting
 from modelmon.serving.shapes import (
     CreateEndpointConfigRequest,
@@ -217,6 +225,218 @@ def stop_transform_job(request: Request, name: str) -> dict[str, Any]:
     transforms = _transforms(request)
     transforms.stop(name)
     return transforms.describe(name)
+
+
+def _monitoring(request: Request) -> Monitoring:
+    return request.app.state.monitoring
+
+
+EndpointNameQ = Annotated[str | None, Query(alias="EndpointName")]
+StatusEqualsQ = Annotated[str | None, Query(alias="StatusEquals")]
+DefinitionNameQ = Annotated[str | None, Query(alias="MonitoringJobDefinitionName")]
+TypeEqualsQ = Annotated[str | None, Query(alias="MonitoringTypeEquals")]
+CreationBeforeQ = Annotated[str | None, Query(alias="CreationTimeBefore")]
+CreationAfterQ = Annotated[str | None, Query(alias="CreationTimeAfter")]
+ModifiedBeforeQ = Annotated[str | None, Query(alias="LastModifiedTimeBefore")]
+ModifiedAfterQ = Annotated[str | None, Query(alias="LastModifiedTimeAfter")]
+
+
+@router.post("/monitoring-schedules", status_code=201, tags=["monitoring schedules"])
+def create_monitoring_schedule(
+    request: Request, body: CreateMonitoringScheduleRequest
+) -> dict[str, Any]:
+    """CreateMonitoringSchedule: a cron schedule (hourly, daily, every N hours) or NOW (one run
+    at once), with an inline MonitoringJobDefinition or a MonitoringJobDefinitionName.
+
+    Created Pending; the scheduler makes it Scheduled. Errors name the member at fault.
+    """
+    return _monitoring(request).create_monitoring_schedule(body)
+
+
+@router.get("/monitoring-schedules", tags=["monitoring schedules"])
+def list_monitoring_schedules(
+    request: Request,
+    endpoint_name: EndpointNameQ = None,
+    name_contains: NameContains = None,
+    status_equals: StatusEqualsQ = None,
+    monitoring_job_definition_name: DefinitionNameQ = None,
+    monitoring_type_equals: TypeEqualsQ = None,
+    creation_time_before: CreationBeforeQ = None,
+    creation_time_after: CreationAfterQ = None,
+    last_modified_time_before: ModifiedBeforeQ = None,
+    last_modified_time_after: ModifiedAfterQ = None,
+    sort_by: SortBy = None,
+    sort_order: SortOrder = None,
+    max_results: MaxResults = None,
+    next_token: NextToken = None,
+) -> dict[str, Any]:
+    """ListMonitoringSchedules (times: ISO-8601 or epoch seconds; SortBy Name, CreationTime,
+    Status)."""
+    return _monitoring(request).list_monitoring_schedules(
+        endpoint_name=endpoint_name,
+        name_contains=name_contains,
+        status_equals=status_equals,
+        monitoring_job_definition_name=monitoring_job_definition_name,
+        monitoring_type_equals=monitoring_type_equals,
+        creation_time_before=creation_time_before,
+        creation_time_after=creation_time_after,
+        last_modified_time_before=last_modified_time_before,
+        last_modified_time_after=last_modified_time_after,
+        sort_by=sort_by,
+        sort_order=sort_order,
+        max_results=max_results,
+        next_token=next_token,
+    )
+
+
+@router.get("/monitoring-schedules/{name}", tags=["monitoring schedules"])
+def describe_monitoring_schedule(request: Request, name: str) -> dict[str, Any]:
+    """DescribeMonitoringSchedule, with LastMonitoringExecutionSummary."""
+    return _monitoring(request).describe_monitoring_schedule(name)
+
+
+@router.put("/monitoring-schedules/{name}", tags=["monitoring schedules"])
+def update_monitoring_schedule(
+    request: Request, name: str, body: UpdateMonitoringScheduleBody
+) -> dict[str, Any]:
+    """UpdateMonitoringSchedule: a new MonitoringScheduleConfig; runs count from now."""
+    update = UpdateMonitoringScheduleRequest(
+        MonitoringScheduleName=name, MonitoringScheduleConfig=body.MonitoringScheduleConfig
+    )
+    return _monitoring(request).update_monitoring_schedule(update)
+
+
+@router.delete("/monitoring-schedules/{name}", status_code=204, tags=["monitoring schedules"])
+def delete_monitoring_schedule(request: Request, name: str) -> Response:
+    """DeleteMonitoringSchedule: its executions are stopped first; their history stays."""
+    _monitoring(request).delete_monitoring_schedule(name)
+    return Response(status_code=204)
+
+
+@router.post("/monitoring-schedules/{name}/start", tags=["monitoring schedules"])
+def start_monitoring_schedule(request: Request, name: str) -> dict[str, Any]:
+    """StartMonitoringSchedule: Scheduled again (runs missed while stopped are not made up)."""
+    _monitoring(request).start_monitoring_schedule(name)
+    return {}
+
+
+@router.post("/monitoring-schedules/{name}/stop", tags=["monitoring schedules"])
+def stop_monitoring_schedule(request: Request, name: str) -> dict[str, Any]:
+    """StopMonitoringSchedule: Stopped; no new runs (running ones finish)."""
+    _monitoring(request).stop_monitoring_schedule(name)
+    return {}
+
+
+@router.get("/monitoring-executions", tags=["monitoring executions"])
+def list_monitoring_executions(
+    request: Request,
+    monitoring_schedule_name: Annotated[str | None, Query(alias="MonitoringScheduleName")] = None,
+    endpoint_name: EndpointNameQ = None,
+    status_equals: StatusEqualsQ = None,
+    monitoring_job_definition_name: DefinitionNameQ = None,
+    monitoring_type_equals: TypeEqualsQ = None,
+    scheduled_time_before: Annotated[str | None, Query(alias="ScheduledTimeBefore")] = None,
+    scheduled_time_after: Annotated[str | None, Query(alias="ScheduledTimeAfter")] = None,
+    creation_time_before: CreationBeforeQ = None,
+    creation_time_after: CreationAfterQ = None,
+    last_modified_time_before: ModifiedBeforeQ = None,
+    last_modified_time_after: ModifiedAfterQ = None,
+    sort_by: SortBy = None,
+    sort_order: SortOrder = None,
+    max_results: MaxResults = None,
+    next_token: NextToken = None,
+) -> dict[str, Any]:
+    """ListMonitoringExecutions (SortBy CreationTime, ScheduledTime, Status). Each summary
+    also has MonitoringExecutionId, the id of the routes below."""
+    return _monitoring(request).list_monitoring_executions(
+        monitoring_schedule_name=monitoring_schedule_name,
+        endpoint_name=endpoint_name,
+        status_equals=status_equals,
+        monitoring_job_definition_name=monitoring_job_definition_name,
+        monitoring_type_equals=monitoring_type_equals,
+        scheduled_time_before=scheduled_time_before,
+        scheduled_time_after=scheduled_time_after,
+        creation_time_before=creation_time_before,
+        creation_time_after=creation_time_after,
+        last_modified_time_before=last_modified_time_before,
+        last_modified_time_after=last_modified_time_after,
+        sort_by=sort_by,
+        sort_order=sort_order,
+        max_results=max_results,
+        next_token=next_token,
+    )
+
+
+@router.get("/monitoring-executions/{execution_id}", tags=["monitoring executions"])
+def describe_monitoring_execution(request: Request, execution_id: str) -> dict[str, Any]:
+    """A MonitoringExecutionSummary plus MonitoringExecutionId, WindowStart, WindowEnd,
+    ProcessingStartTime, ProcessingEndTime, ExitMessage, ReportUri, MetricsUri, LogUri."""
+    return _monitoring(request).describe_monitoring_execution(execution_id)
+
+
+@router.post("/monitoring-executions/{execution_id}/stop", tags=["monitoring executions"])
+def stop_monitoring_execution(request: Request, execution_id: str) -> dict[str, Any]:
+    """Stop an execution: Pending → Stopped; InProgress → Stopping → Stopped."""
+    monitoring = _monitoring(request)
+    monitoring.stop_monitoring_execution(execution_id)
+    return monitoring.describe_monitoring_execution(execution_id)
+
+
+@router.get(
+    "/monitoring-executions/{execution_id}/logs",
+    tags=["monitoring executions"],
+    response_class=PlainTextResponse,
+)
+def monitoring_execution_logs(request: Request, execution_id: str) -> PlainTextResponse:
+    """The execution's log (text): what the runner staged and started, then the analyzer's
+    output. Readable while the execution runs."""
+    return PlainTextResponse(_monitoring(request).execution_logs(execution_id))
+
+
+@router.post("/data-quality-job-definitions", status_code=201, tags=["job definitions"])
+def create_data_quality_job_definition(
+    request: Request, body: CreateDataQualityJobDefinitionRequest
+) -> dict[str, Any]:
+    """CreateDataQualityJobDefinition: a monitoring job schedules refer to by name."""
+    return _monitoring(request).create_data_quality_job_definition(body)
+
+
+@router.get("/data-quality-job-definitions", tags=["job definitions"])
+def list_data_quality_job_definitions(
+    request: Request,
+    endpoint_name: EndpointNameQ = None,
+    name_contains: NameContains = None,
+    creation_time_before: CreationBeforeQ = None,
+    creation_time_after: CreationAfterQ = None,
+    sort_by: SortBy = None,
+    sort_order: SortOrder = None,
+    max_results: MaxResults = None,
+    next_token: NextToken = None,
+) -> dict[str, Any]:
+    """ListDataQualityJobDefinitions (SortBy Name, CreationTime)."""
+    return _monitoring(request).list_data_quality_job_definitions(
+        endpoint_name=endpoint_name,
+        name_contains=name_contains,
+        creation_time_before=creation_time_before,
+        creation_time_after=creation_time_after,
+        sort_by=sort_by,
+        sort_order=sort_order,
+        max_results=max_results,
+        next_token=next_token,
+    )
+
+
+@router.get("/data-quality-job-definitions/{name}", tags=["job definitions"])
+def describe_data_quality_job_definition(request: Request, name: str) -> dict[str, Any]:
+    """DescribeDataQualityJobDefinition."""
+    return _monitoring(request).describe_data_quality_job_definition(name)
+
+
+@router.delete("/data-quality-job-definitions/{name}", status_code=204, tags=["job definitions"])
+def delete_data_quality_job_definition(request: Request, name: str) -> Response:
+    """DeleteDataQualityJobDefinition (refused while a schedule uses it)."""
+    _monitoring(request).delete_data_quality_job_definition(name)
+    return Response(status_code=204)
 
 
 @router.get("/info", tags=["server"])
