@@ -29,6 +29,7 @@ from modelmon.api import awsjson, errors, rest
 from modelmon.config import Settings
 from modelmon.db import Database
 from modelmon.errors import ModelmonError
+from modelmon.monitoring.baselining import BaseliningJobs
 from modelmon.monitoring.registry import Monitoring
 from modelmon.monitoring.runner import Runner
 from modelmon.monitoring.scheduler import Scheduler
@@ -63,8 +64,10 @@ class Services:
         self.transforms = TransformJobs(self.db, settings, self.hosting, self.transform_runner)
         self.scheduler: Scheduler | None = None
         self.monitoring = Monitoring(self.db, settings, self.hosting, on_change=self.wake_scheduler)
+        runner = Runner()
         if settings.scheduler:
-            self.scheduler = Scheduler(self.db, settings, self.monitoring, Runner())
+            self.scheduler = Scheduler(self.db, settings, self.monitoring, runner)
+        self.baselining = BaseliningJobs(self.db, settings, runner)
 
     def wake_scheduler(self) -> None:
         """Ask the scheduler to tick now (a NOW run to start, an execution to stop)."""
@@ -96,6 +99,7 @@ class Services:
         self.capture.start()
         await anyio.to_thread.run_sync(self.host.reconcile)  # serve what was InService
         await anyio.to_thread.run_sync(self.transform_runner.start)  # resume transform jobs
+        await anyio.to_thread.run_sync(self.baselining.recover)
         task = asyncio.create_task(self.reconcile_forever())
         if self.scheduler is not None:
             self.scheduler.start()
@@ -107,6 +111,7 @@ class Services:
             if self.scheduler is not None:
                 await anyio.to_thread.run_sync(self.scheduler.stop)
             await anyio.to_thread.run_sync(self.transform_runner.shutdown)
+            await anyio.to_thread.run_sync(self.baselining.shutdown)
             await anyio.to_thread.run_sync(self.capture.stop)
             self.db.dispose()
 
@@ -130,6 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.hosting = services.hosting
     app.state.transforms = services.transforms
     app.state.monitoring = services.monitoring
+    app.state.baselining = services.baselining
     app.state.capture_writer = services.capture
     app.add_exception_handler(ModelmonError, errors.modelmon_error)
     app.add_exception_handler(RequestValidationError, errors.validation_error)

@@ -14,6 +14,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from modelmon.errors import InputError, NotFoundError
+from modelmon.monitoring.baselining import BaseliningJobs, CreateBaseliningJobRequest
 from modelmon.monitoring.registry import Monitoring
 from modelmon.monitoring.shapes import (
     CreateDataQualityJobDefinitionRequest,
@@ -450,6 +451,15 @@ def server_info(request: Request) -> dict[str, Any]:
     }
 
 
+@router.post("/capture/flush", tags=["capture"])
+async def flush_capture(request: Request) -> dict[str, Any]:
+    """Publish every captured record now (files are otherwise published after a minute)."""
+    writer = request.app.state.capture_writer
+    if writer is None:
+        return {"Flushed": True}
+    return {"Flushed": bool(await run_sync(writer.flush))}
+
+
 @router.get("/capture", tags=["capture"])
 def capture_counters(request: Request) -> dict[str, int]:
     """Data capture counters of this server process (captured, sampled out, dropped, written)."""
@@ -490,3 +500,56 @@ def list_objects(bucket: str, prefix: Annotated[str, Query(alias="Prefix")] = ""
     except InputError:
         found = []
     return {"Uris": found}
+
+
+# -- baselining jobs (suggest_baseline) ---------------------------------------------------
+
+
+def _baselining(request: Request) -> BaseliningJobs:
+    return request.app.state.baselining
+
+
+@router.post("/baselining-jobs", status_code=201, tags=["baselining jobs"])
+def create_baselining_job(request: Request, body: CreateBaseliningJobRequest) -> dict[str, Any]:
+    """Run the analyzer over a training dataset: statistics.json + constraints.json."""
+    return _baselining(request).create(body)
+
+
+@router.get("/baselining-jobs", tags=["baselining jobs"])
+def list_baselining_jobs(
+    request: Request,
+    name_contains: NameContains = None,
+    status_equals: Annotated[str | None, Query(alias="StatusEquals")] = None,
+    sort_by: SortBy = None,
+    sort_order: SortOrder = None,
+    max_results: MaxResults = None,
+    next_token: NextToken = None,
+) -> dict[str, Any]:
+    """Baselining jobs (as ListProcessingJobs)."""
+    return _baselining(request).list(
+        name_contains=name_contains,
+        status_equals=status_equals,
+        sort_by=sort_by,
+        sort_order=sort_order,
+        max_results=max_results,
+        next_token=next_token,
+    )
+
+
+@router.get("/baselining-jobs/{name}", tags=["baselining jobs"])
+def describe_baselining_job(request: Request, name: str) -> dict[str, Any]:
+    """A baselining job (as DescribeProcessingJob, with StatisticsUri and ConstraintsUri)."""
+    return _baselining(request).describe(name)
+
+
+@router.post("/baselining-jobs/{name}/stop", tags=["baselining jobs"])
+def stop_baselining_job(request: Request, name: str) -> dict[str, Any]:
+    """Stop a running baselining job."""
+    _baselining(request).stop(name)
+    return {}
+
+
+@router.get("/baselining-jobs/{name}/logs", tags=["baselining jobs"])
+def baselining_job_logs(request: Request, name: str) -> Response:
+    """The analyzer's log of a baselining job."""
+    return Response(_baselining(request).logs(name), media_type="text/plain")

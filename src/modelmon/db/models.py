@@ -201,3 +201,22 @@ class MonitoringExecutionRow(Base):
     last_modified_time: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     start_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
     end_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class BaseliningJobRow(Base):
+    """A baselining job (``suggest_baseline``): the analyzer over a training dataset."""
+
+    __tablename__ = "baselining_jobs"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    arn: Mapped[str] = mapped_column(String(256))
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    failure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    exit_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    output_uri: Mapped[str] = mapped_column(Text)
+    log_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    creation_time: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    start_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    end_time: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_modified_time: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

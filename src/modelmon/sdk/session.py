@@ -105,6 +105,10 @@ class Session:
             raise ModelmonClientError(response.status_code, "NotFound", f"no object {uri}")
         return response.content
 
+    def flush_capture(self) -> bool:
+        """Have the server publish every captured record now."""
+        return bool(self.call("POST", "/api/capture/flush")["Flushed"])
+
     def list_objects(self, uri: str) -> list[str]:
         """URIs of every object under the prefix ``uri``."""
         bucket, key = _split(uri, allow_empty_key=True)
