@@ -6,9 +6,11 @@
    object directory under the output folder);
 3. deploys the model with the SageMaker-style SDK behind a real-time endpoint
    with 100% data capture, using SageMaker's inference handler contract;
-4. sends real HTTP traffic whose distribution has drifted;
-5. stops the server gracefully (every captured record is published) and
-   analyzes the captured traffic against the baseline: constraint_violations.json.
+4. sends real HTTP traffic, normal then drifted, and has the capture published;
+5. runs a baselining job (``suggest_baseline``), a NOW monitoring schedule over
+   the last hour (statistics.json, constraints.json, constraint_violations.json
+   under s3://demo/reports/churn/churn-now/yyyy/mm/dd/hh/) and creates an hourly
+   schedule; then stops the server gracefully.
 
 Run as ``python -m modelmon.demo [--rows N] [--requests N] [--output DIR]``.
 """
@@ -16,6 +18,7 @@ Run as ``python -m modelmon.demo [--rows N] [--requests N] [--output DIR]``.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import shutil
 import signal
@@ -25,14 +28,17 @@ import tarfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from modelmon.analysis.api import analyze, baseline
 from modelmon.console import console, errors, progress_bar, statistics_table, violations_table
 from modelmon.errors import ModelmonError
+from modelmon.formats.statistics import Statistics
+from modelmon.formats.violations import Violation
+from modelmon.monitoring.schedule import ScheduleExpression, next_time
 from modelmon.synthetic import COLUMNS, DRIFTED_FEATURES, LABEL, churn_table, write_csv
 
 ROWS_PER_REQUEST = 5
@@ -154,9 +160,35 @@ def _traffic(table: pa.Table) -> list[str]:
     ]
 
 
+def _send(predictor: Any, bodies: list[str], label: str) -> float:
+    started = time.perf_counter()
+    with progress_bar(label) as progress:
+        for i, body in enumerate(bodies):
+            predictor.predict(body)
+            if i % 50 == 0:
+                progress(i, len(bodies))
+    return len(bodies) / (time.perf_counter() - started)
+
+
+def _violations(document: dict[str, Any]) -> list[Violation]:
+    return [
+        Violation(v["feature_name"], v["constraint_check_type"], v["description"])
+        for v in document.get("violations", [])
+    ]
+
+
 def run(rows: int, requests: int, output: Path) -> int:
-    """The demo; returns the number of violations found in the captured traffic."""
-    from modelmon.sdk import CSVSerializer, DataCaptureConfig, Model, Session
+    """The demo; returns the number of violations the monitoring execution found."""
+    from modelmon.sdk import (
+        CronExpressionGenerator,
+        CSVSerializer,
+        DataCaptureConfig,
+        DatasetFormat,
+        DefaultModelMonitor,
+        EndpointInput,
+        Model,
+        Session,
+    )
 
     if output.exists():
         shutil.rmtree(output / "server", ignore_errors=True)
@@ -165,22 +197,12 @@ def run(rows: int, requests: int, output: Path) -> int:
     console.rule("[bold]modelmon demo: hosting, data capture and data-quality monitoring")
     train = write_csv(data / "training-dataset-with-header.csv", rows, seed=1)
     console.print(f"training data : {train} ({rows:,} rows, 70 columns)", highlight=False)
-
-    started = time.perf_counter()
-    with progress_bar("baselining") as progress:
-        base = baseline(str(train), str(output / "baseline"), progress=progress)
-    console.print(
-        f"\n[bold]1. Baseline[/] in {time.perf_counter() - started:.2f}s → "
-        f"{base.outputs['statistics.json']}, {base.outputs['constraints.json']}",
-        highlight=False,
-    )
-    first = replace(base.statistics, features=base.statistics.features[:12])
-    console.print(statistics_table(first, "Baseline statistics (first 12 of 70 features)"))
-
     archive = _train(churn_table(min(rows, 50_000), seed=1), output / "model")
+    console.print(f"model         : {archive} (scikit-learn, SageMaker handler script)")
+
     process, url, log = _start_server(output / "server")
     try:
-        console.print(f"\n[bold]2. Server[/] {url} (log {log})", highlight=False)
+        console.print(f"\n[bold]1. Server[/] {url} (log {log})", highlight=False)
         with Session(url) as session:
             predictor = Model(
                 image_uri="sklearn",
@@ -199,54 +221,136 @@ def run(rows: int, requests: int, output: Path) -> int:
                 ),
                 serializer=CSVSerializer(),
             )
-            console.print("   deployed endpoint 'churn' (InService), capturing 100%")
-            bodies = _traffic(churn_table(requests * ROWS_PER_REQUEST, seed=2, drift=True))
+            console.print("   deployed endpoint 'churn' (InService), capturing 100% of requests")
+
+            normal = _traffic(churn_table(requests // 2 * ROWS_PER_REQUEST, seed=2))
+            drifted = _traffic(churn_table(requests * ROWS_PER_REQUEST, seed=3, drift=True))
+            rate = _send(predictor, normal, "normal traffic")
+            rate = (rate + _send(predictor, drifted, "drifted traffic")) / 2
             shown = [f for f in DRIFTED_FEATURES if not f.startswith("State_")]
-            started = time.perf_counter()
-            with progress_bar("sending traffic") as progress:
-                for i, body in enumerate(bodies):
-                    predictor.predict(body)
-                    if i % 50 == 0:
-                        progress(i, len(bodies))
-            elapsed = time.perf_counter() - started
+            session.flush_capture()
+            files = session.list_objects("s3://demo/data-capture/churn/")
             console.print(
-                f"\n[bold]3. Traffic[/] {len(bodies):,} requests ({len(bodies) / elapsed:,.0f}/s, "
-                f"{ROWS_PER_REQUEST} rows each), drifted on purpose: {', '.join(shown)}",
+                f"\n[bold]2. Traffic[/] {len(normal):,} normal then {len(drifted):,} drifted "
+                f"requests ({rate:,.0f}/s, {ROWS_PER_REQUEST} rows each); drifted on purpose: "
+                f"{', '.join(shown)}; {len(files)} capture file(s), e.g. {files[0]}",
+                highlight=False,
+            )
+
+            monitor = DefaultModelMonitor(
+                role="arn:aws:iam::000000000000:role/demo",
+                instance_count=1,
+                instance_type="ml.m5.xlarge",
+                max_runtime_in_seconds=1800,
+                sagemaker_session=session,
+            )
+            started = time.perf_counter()
+            job = monitor.suggest_baseline(
+                baseline_dataset=str(train),
+                dataset_format=DatasetFormat.csv(header=True),
+                output_s3_uri="s3://demo/baselining/results",
+                wait=True,
+            )
+            console.print(
+                f"\n[bold]3. Baseline[/] job {job['ProcessingJobName']} "
+                f"{job['ProcessingJobStatus']} in {time.perf_counter() - started:.1f}s → "
+                f"{job['StatisticsUri']}, {job['ConstraintsUri']}",
+                highlight=False,
+            )
+            statistics = Statistics.from_dict(monitor.baseline_statistics().body_dict)
+            first = replace(statistics, features=statistics.features[:12])
+            console.print(statistics_table(first, "Baseline statistics (first 12 of 70 features)"))
+
+            monitor.create_monitoring_schedule(
+                monitor_schedule_name="churn-now",
+                endpoint_input=EndpointInput(endpoint_name="churn"),
+                output_s3_uri="s3://demo/reports",
+                statistics=monitor.baseline_statistics(),
+                constraints=monitor.suggested_constraints(),
+                schedule_cron_expression=CronExpressionGenerator.now(),
+                data_analysis_start_time="-PT1H",
+                data_analysis_end_time="-PT0H",
+            )
+            execution = _wait_for_execution(monitor)
+            description = execution.describe()
+            console.print(
+                f"\n[bold]4. Monitoring[/] schedule churn-now (NOW, last hour): execution "
+                f"{description['MonitoringExecutionStatus']} → {description.get('ReportUri')}",
+                highlight=False,
+            )
+            report = monitor.latest_monitoring_violations()
+            violations = _violations(report.body_dict if report else {})
+            console.print(violations_table(violations, "Violations in the captured traffic"))
+            flagged = sorted(
+                {
+                    v.feature_name
+                    for v in violations
+                    if v.constraint_check_type == "baseline_drift_check"
+                }
+            )
+            console.print(f"drift flagged on: {', '.join(flagged) or 'nothing'}", highlight=False)
+
+            hourly = DefaultModelMonitor(
+                role="arn:aws:iam::000000000000:role/demo",
+                max_runtime_in_seconds=1800,
+                sagemaker_session=session,
+            )
+            hourly.create_monitoring_schedule(
+                monitor_schedule_name="churn-hourly",
+                endpoint_input=EndpointInput(endpoint_name="churn"),
+                output_s3_uri="s3://demo/reports",
+                statistics=monitor.baseline_statistics(),
+                constraints=monitor.suggested_constraints(),
+                schedule_cron_expression=CronExpressionGenerator.hourly(),
+            )
+            schedule = _wait_scheduled(hourly)
+            next_run = next_time(
+                ScheduleExpression.parse(CronExpressionGenerator.hourly()), _utcnow()
+            )
+            console.print(
+                "\n[bold]5. Hourly schedule[/] churn-hourly is "
+                f"{schedule['MonitoringScheduleStatus']}; "
+                f"its first run is at {next_run:%H:%M} UTC (reports under s3://demo/reports/churn/"
+                f"churn-hourly/). Keep the server running to see it: modelmon serve --data-dir "
+                f"{output / 'server'}",
                 highlight=False,
             )
     finally:
         _stop_server(process)
-    capture = output / "server" / "objects" / "demo" / "data-capture" / "churn"
-    files = sorted(capture.rglob("*.jsonl"))
     console.print(
-        f"   server stopped; {len(files)} capture file(s) under {capture}", highlight=False
-    )
-
-    started = time.perf_counter()
-    with progress_bar("analyzing") as progress:
-        result = analyze(
-            str(capture),
-            base.outputs["constraints.json"],
-            base.outputs["statistics.json"],
-            str(output / "report"),
-            format="capture",
-            progress=progress,
-        )
-    console.print(
-        f"\n[bold]4. Monitoring[/] of the captured traffic in "
-        f"{time.perf_counter() - started:.2f}s → {result.outputs['constraint_violations.json']}",
+        f"\nEverything is under {output}: the server's objects (capture, baseline, reports) in "
+        f"{output / 'server' / 'objects' / 'demo'}",
         highlight=False,
     )
-    console.print(violations_table(result.violations, "Violations in the captured traffic"))
-    flagged = sorted(
-        {
-            v.feature_name
-            for v in result.violations
-            if v.constraint_check_type == "baseline_drift_check"
-        }
-    )
-    console.print(f"drift flagged on: {', '.join(flagged) or 'nothing'}", highlight=False)
-    return len(result.violations)
+    return len(violations)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _wait_for_execution(monitor: Any, timeout: float = 600) -> Any:
+    deadline = time.monotonic() + timeout
+    with progress_bar("monitoring execution") as progress:
+        while True:
+            executions = monitor.list_executions()
+            if executions:
+                status = executions[-1].describe()["MonitoringExecutionStatus"]
+                if status not in ("Pending", "InProgress", "Stopping"):
+                    return executions[-1]
+            if time.monotonic() > deadline:
+                raise ModelmonError("the monitoring execution did not finish in time")
+            progress(0, 0)
+            time.sleep(0.2)
+
+
+def _wait_scheduled(monitor: Any, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        schedule = monitor.describe_schedule()
+        if schedule["MonitoringScheduleStatus"] != "Pending" or time.monotonic() > deadline:
+            return schedule
+        time.sleep(0.2)
 
 
 def main(argv: list[str] | None = None) -> int:
