@@ -269,7 +269,7 @@ def capture_command(
         prefix = f"{capture['DestinationS3Uri'].rstrip('/')}/{endpoint}/"
         files = _client_call(lambda: session.list_objects(prefix))
         for uri in files[-limit:]:
-            console.print(uri, highlight=False)
+            typer.echo(uri)
         if not files:
             console.print(f"no capture files under {prefix} yet", highlight=False)
         counters = _client_call(lambda: session.call("GET", "/api/capture"))
@@ -278,7 +278,7 @@ def capture_command(
         )
         if show and files:
             text = _client_call(lambda: session.read_bytes(files[-1])).decode("utf-8")
-            console.print(text.rstrip("\n"), highlight=False, markup=False)
+            typer.echo(text.rstrip("\n"))  # records as they are: no wrapping, no markup
 
 
 @app.command("transform")

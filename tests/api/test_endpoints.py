@@ -6,7 +6,10 @@ import io
 import itertools
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -581,3 +584,36 @@ def test_endpoints_survive_a_restart(tmp_path_factory, artifacts, data, server_t
             )
     finally:
         server.stop()
+
+
+def test_cli_lists_endpoints_and_capture_files(server, session, artifacts, data) -> None:
+    x, _ = data
+    _deploy(
+        session,
+        artifacts["regressor"],
+        "cli-listed",
+        capture=DataCaptureConfig(True, 100, "s3://bucket/cli-capture"),
+    )
+    for _ in range(3):
+        session.invoke_endpoint(EndpointName="cli-listed", Body=_csv(x[:1]), ContentType="text/csv")
+    assert session.flush_capture()
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "modelmon.cli", *args, "--url", server.url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+
+    listed = cli("endpoints")
+    assert listed.returncode == 0, listed.stderr
+    assert "cli-listed" in listed.stdout and "InService" in listed.stdout
+    assert "s3://bucket/cli-capture" in listed.stdout
+    shown = cli("capture", "cli-listed", "--show")
+    assert shown.returncode == 0, shown.stderr
+    assert "s3://bucket/cli-capture/cli-listed/AllTraffic/" in shown.stdout
+    assert shown.stdout.count('"eventVersion":"0"') == 3
+    missing = cli("capture", "nowhere")
+    assert missing.returncode == 1 and "nowhere" in missing.stderr
