@@ -133,6 +133,16 @@ def test_data_quality_snippet_end_to_end(tmp_path, server_type) -> None:
         assert "s3://" in err.value.message and "BaselineDatasetUri" in err.value.message
         monitor.stop_monitoring_schedule()
         assert monitor.describe_schedule()["MonitoringScheduleStatus"] == "Stopped"
+        monitor.update_monitoring_schedule(
+            schedule_cron_expression=CronExpressionGenerator.daily_every_x_hours(6),
+            data_analysis_start_time="-PT6H",
+            data_analysis_end_time="-PT0H",
+            max_runtime_in_seconds=1800,
+        )
+        config = monitor.describe_schedule()["MonitoringScheduleConfig"]
+        assert config["ScheduleConfig"]["ScheduleExpression"] == "cron(0 0/6 ? * * *)"
+        definition = config["MonitoringJobDefinition"]
+        assert definition["StoppingCondition"]["MaxRuntimeInSeconds"] == 1800
         monitor.delete_monitoring_schedule()
         session.close()
     finally:
