@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from results import write_section  # bench/results.py, beside this file
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 WORK = BENCH / ".work"
@@ -526,21 +528,8 @@ def machine() -> list[str]:
 
 
 def write_results(body: list[str]) -> None:
-    """Replace (or add) the section of bench/RESULTS.md, leaving the others alone."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    lines = text.splitlines()
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == SECTION), None)
-    section = [SECTION, "", *body, ""]
-    if start is None:
-        while lines and not lines[-1].strip():
-            lines.pop()
-        lines += ["", *section]
-    else:
-        end = next(
-            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
-        )
-        lines[start:end] = section
-    RESULTS.write_text("\n".join(lines).rstrip() + "\n")
+    """Replace (or add) this benchmark's section of bench/RESULTS.md."""
+    write_section(SECTION, body, RESULTS)
 
 
 # ---------------------------------------------------------------- main

@@ -56,18 +56,9 @@ class Invoker:
         self.host = host
         self.writer = writer
         self.account_id = account_id
-        self.requests = 0
-        self.errors = 0
 
     async def handle(self, request: Request) -> Response:
         """Answer one InvokeEndpoint request."""
-        self.requests += 1
-        response = await self._invoke(request)
-        if response.status_code >= 400:
-            self.errors += 1
-        return response
-
-    async def _invoke(self, request: Request) -> Response:
         name = request.path_params["name"]
         endpoint = self.host.endpoints.get(name)
         if endpoint is None:
