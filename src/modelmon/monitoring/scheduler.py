@@ -133,7 +133,8 @@ class Scheduler:
 
     ``runner`` has ``run(spec, stop) -> ExecutionResult`` (a
     :class:`~modelmon.monitoring.runner.Runner`); ``max_concurrent`` defaults to
-    ``settings.max_executions`` (``MODELMON_MAX_EXECUTIONS``).
+    ``settings.max_executions`` (``MODELMON_MAX_EXECUTIONS``). ``on_finished`` is
+    called with the execution id once its end is recorded (metrics, alerts).
     """
 
     def __init__(
@@ -148,8 +149,10 @@ class Scheduler:
         instance_id: str | None = None,
         lease_seconds: float = LEASE_SECONDS,
         interval: float = TICK_INTERVAL,
+        on_finished: Callable[[str], None] | None = None,
     ) -> None:
         self.db = db
+        self.on_finished = on_finished
         self.settings = settings
         self.monitoring = monitoring
         self.clock = clock
@@ -578,6 +581,8 @@ class Scheduler:
             status, reason = override
         try:
             self._finish(identifier, status, reason, fields)
+            if self.on_finished is not None:
+                self.on_finished(identifier)
         except Exception:
             log.exception("cannot record the end of execution %s", identifier)
         finally:
