@@ -1,9 +1,14 @@
 """The local engine: profile a dataset split by split, across processes, and merge.
 
-Splits (files, byte ranges of large CSV files, Parquet row groups) are profiled
-independently — in this process when there is one split or one worker, else in
-a pool of worker processes — and their partial profiles merged in split order.
-Memory stays bounded: each worker holds one record batch and its partial profile.
+Splits (files, byte ranges of large CSV files, Parquet row groups) are grouped
+into tasks of similar size (many small files, such as a day of one-minute
+capture files, make one task rather than one each), and the tasks profiled
+independently — in this process when there is one task or one worker, else in
+a pool of worker processes — and their partial profiles merged in order. Within
+a task, small record batches of one schema are joined before profiling: the
+per-batch cost of a profile update is then paid once per ~64k rows, not once per
+file. Memory stays bounded: each worker holds one record batch and its partial
+profile.
 When a reader finds that a column's type changes after the first block
 (``SchemaChange``), the whole read restarts with that column read as text, so
 every value is classified the same way; when a CSV byte range turns out not to
@@ -13,9 +18,10 @@ read restarts with whole files as splits.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -36,6 +42,7 @@ from modelmon.storage.files import expand
 
 # Splits are at least this large (smaller files are read whole); tests lower it.
 MIN_SPLIT_BYTES = splits_module.MIN_SPLIT_BYTES
+BATCH_ROWS = 65536  # rows a profile update gets at once (batches are joined up to it)
 
 Progress = Callable[[int, int], None]
 """Called with (units done, units in all) as splits finish."""
@@ -51,15 +58,66 @@ def default_workers() -> int:
 
 @dataclass(frozen=True)
 class _Task:
-    split: Split
+    splits: tuple[Split, ...]
     fmt: DatasetFormat
     string_columns: frozenset[str]
     integral_columns: frozenset[str]
 
+    @property
+    def size(self) -> int:
+        return sum(split.size for split in self.splits)
 
-def _profile_split(task: _Task) -> DatasetProfile:
+
+def group_splits(splits: Sequence[Split], parts: int, min_bytes: int) -> list[tuple[Split, ...]]:
+    """Consecutive splits in groups of about ``total / parts`` bytes (at least
+    ``min_bytes``), in order; a split is never divided."""
+    target = max(min_bytes, math.ceil(sum(s.size for s in splits) / max(parts, 1)), 1)
+    groups: list[tuple[Split, ...]] = []
+    current: list[Split] = []
+    size = 0
+    for split in splits:
+        if current and size + split.size > target:
+            groups.append(tuple(current))
+            current, size = [], 0
+        current.append(split)
+        size += split.size
+    if current:
+        groups.append(tuple(current))
+    return groups
+
+
+def joined_batches(
+    batches: Iterable[pa.RecordBatch], rows: int = BATCH_ROWS
+) -> Iterator[pa.RecordBatch]:
+    """``batches`` with consecutive small ones of the same schema joined, each
+    result holding at least ``rows`` rows (but the last of a schema run)."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        if pending and not batch.schema.equals(pending[0].schema):
+            yield _concat(pending)
+            pending, count = [], 0
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield _concat(pending)
+            pending, count = [], 0
+    if pending:
+        yield _concat(pending)
+
+
+def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
+    return batches[0] if len(batches) == 1 else pa.concat_batches(batches)
+
+
+def _task_batches(task: _Task) -> Iterator[pa.RecordBatch]:
+    for split in task.splits:
+        yield from read_split(split, task.fmt, string_columns=task.string_columns)
+
+
+def _profile_task(task: _Task) -> DatasetProfile:
     profile = DatasetProfile()
-    for batch in read_split(task.split, task.fmt, string_columns=task.string_columns):
+    for batch in joined_batches(_task_batches(task)):
         if task.integral_columns:
             # A column the baseline calls Integral must be classified value by value:
             # read as float64 it would count "3" as fractional.
@@ -84,16 +142,16 @@ def _context() -> multiprocessing.context.BaseContext:
 
 
 def _run(tasks: Sequence[_Task], workers: int, progress: Progress | None) -> DatasetProfile:
-    weights = [max(t.split.size, 1) for t in tasks]
+    weights = [max(t.size, 1) for t in tasks]
     total, done = sum(weights), 0
     merged = DatasetProfile()
     results: Iterable[DatasetProfile]
     pool = None
     if workers <= 1 or len(tasks) <= 1:
-        results = map(_profile_split, tasks)
+        results = map(_profile_task, tasks)
     else:
         pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_context())
-        results = pool.map(_profile_split, tasks)
+        results = pool.map(_profile_task, tasks)
     try:
         for weight, profile in zip(weights, results, strict=True):
             merged.merge(profile)
@@ -138,7 +196,10 @@ def profile_dataset(
     integral = frozenset(integral_columns) - text
     splits = plan_splits(list(files), fmt, workers * 2, min_split_bytes=MIN_SPLIT_BYTES)
     while True:
-        tasks = [_Task(s, fmt, text, integral) for s in splits]
+        tasks = [
+            _Task(group, fmt, text, integral)
+            for group in group_splits(splits, workers * 2, MIN_SPLIT_BYTES)
+        ]
         try:
             profile = _run(tasks, workers, progress)
         except SplitUnsafe:
