@@ -718,9 +718,17 @@ def _schedules_main(argv: Sequence[str]) -> int:
                 mark("recorded", row.name)  # committed: the run is Pending
             return recorded
 
-        def _launch(self, row: Any) -> None:
-            mark("claimed", row.id)  # the claim (InProgress) is committed
-            super()._launch(row)
+        def _claim(self, ids: Any, now: Any) -> set[str]:
+            claimed = super()._claim(ids, now)
+            for identifier in claimed:
+                mark("claimed", identifier)  # the claim (InProgress) is committed
+            return claimed
+
+        def _claim_taken(self, row: Any, now: Any) -> bool:
+            claimed = super()._claim_taken(row, now)
+            if claimed:
+                mark("claimed", row.id)
+            return claimed
 
     settings = Settings(data_dir=data_dir, max_executions=concurrency)
     settings.prepare()
@@ -1143,12 +1151,13 @@ def _schedules_section(
         f"(its `run_forever` loop, 1 s tick), a clock at real speed from {lead:g} s before the "
         f"top of the hour, the real `Runner` with the analyzer image mapped to `{noop}` "
         "through `MODELMON_ANALYZER_IMAGES` (each execution still lists and stages its window, "
-        "starts a process and polls it every 0.1 s), until every run has ended. Rounds go "
+        "starts a process and waits for its exit on a pidfd), until every run has ended. Rounds go "
         "round-robin over the max_concurrent values.",
         "",
         "Delays are measured in that clock by a subclass of `Scheduler`/`Runner` (no source "
         "change): *recorded Pending* when `_record` has committed the run, *claimed "
-        "InProgress* when the claim is committed (`_launch`), *analyzer process started* "
+        "InProgress* when the claim is committed (`_claim`, one statement for all the runs "
+        "this instance recorded), *analyzer process started* "
         "when `Runner._supervise` starts the process; *StartTime as stored* is the row's "
         "`start_time`, the time the tick began. p50/p99: medians over the rounds; max: over "
         "all rounds. The target's \"starts\" is InProgress (the execution's status, what "

@@ -52,7 +52,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from modelmon.config import Settings
@@ -63,7 +63,7 @@ from modelmon.db.models import (
     MonitoringScheduleRow,
     utcnow,
 )
-from modelmon.errors import InputError, NotFoundError
+from modelmon.errors import InputError
 from modelmon.monitoring.registry import (
     RUNNING,
     Monitoring,
@@ -282,6 +282,8 @@ class Scheduler:
             status, owner = states.get(identifier, (None, None))
             if status == "Stopping":
                 run.stop.set()
+            elif owner == self.instance_id and status not in RUNNING and status != "Pending":
+                continue  # it has just ended: its end is recorded, its thread is finishing
             elif owner != self.instance_id or status not in RUNNING:
                 log.warning("execution %s is no longer this scheduler's; stopping it", identifier)
                 run.stop.set()
@@ -480,19 +482,43 @@ class Scheduler:
                     .limit(free * 4 + 16)
                 )
             )
-        for row in candidates:
-            if free <= 0:
-                break
-            owner = row.owner
-            if owner not in (None, self.instance_id) and not (
-                row.lease_expires_at is None or row.lease_expires_at < now or owner_gone(owner)
-            ):
-                continue  # recorded by another scheduler, which will start it
-            owner_matches = Execution.owner.is_(None) if owner is None else Execution.owner == owner
-            with self.db.session() as session:
-                claimed = session.execute(
+        # Ours (recorded by this instance) or no one's: claimed together in one
+        # statement. Another instance's, once its lease is gone: one by one.
+        startable = [
+            row
+            for row in candidates
+            if row.owner in (None, self.instance_id)
+            or row.lease_expires_at is None
+            or row.lease_expires_at < now
+            or owner_gone(row.owner)
+        ][:free]
+        if not startable:
+            return
+        claimed = self._claim([r.id for r in startable if r.owner in (None, self.instance_id)], now)
+        for row in startable:
+            if row.owner not in (None, self.instance_id) and self._claim_taken(row, now):
+                claimed.add(row.id)
+        started = [row for row in startable if row.id in claimed]
+        captures = self.monitoring.hosting.capture_destinations(
+            endpoint for row in started if (endpoint := definition_endpoint(row.job_definition))
+        )
+        for row in started:
+            self._launch(row, captures)
+
+    def _claim(self, ids: list[str], now: dt.datetime) -> set[str]:
+        """Claim the Pending executions ``ids`` (recorded by this instance or no one);
+        the ids this instance now runs."""
+        if not ids:
+            return set()
+        with self.db.session() as session:
+            return set(
+                session.scalars(
                     update(Execution)
-                    .where(Execution.id == row.id, Execution.status == "Pending", owner_matches)
+                    .where(
+                        Execution.id.in_(ids),
+                        Execution.status == "Pending",
+                        or_(Execution.owner.is_(None), Execution.owner == self.instance_id),
+                    )
                     .values(
                         status="InProgress",
                         owner=self.instance_id,
@@ -500,14 +526,35 @@ class Scheduler:
                         start_time=now,
                         last_modified_time=now,
                     )
+                    .returning(Execution.id)
                 )
-            if claimed.rowcount == 1:
-                self._launch(row)
-                free -= 1
+            )
+
+    def _claim_taken(self, row: MonitoringExecutionRow, now: dt.datetime) -> bool:
+        """Claim a Pending execution another instance recorded and no longer holds."""
+        with self.db.session() as session:
+            claimed = session.execute(
+                update(Execution)
+                .where(
+                    Execution.id == row.id,
+                    Execution.status == "Pending",
+                    Execution.owner == row.owner,
+                )
+                .values(
+                    status="InProgress",
+                    owner=self.instance_id,
+                    lease_expires_at=now + self.lease,
+                    start_time=now,
+                    last_modified_time=now,
+                )
+            )
+        return claimed.rowcount == 1
 
     # -- running one execution ------------------------------------------------------------
 
-    def _spec(self, row: MonitoringExecutionRow) -> ExecutionSpec:
+    def _spec(
+        self, row: MonitoringExecutionRow, captures: dict[str, str | None]
+    ) -> ExecutionSpec:
         definition = row.job_definition
         if not definition:
             raise _CannotRun(row.failure_reason or "the execution has no job definition")
@@ -516,16 +563,14 @@ class Scheduler:
         capture = None
         endpoint = definition_endpoint(definition)
         if endpoint:
-            try:
-                described = self.monitoring.hosting.describe_endpoint(endpoint)
-            except NotFoundError as err:
-                raise _CannotRun(f"{err} (EndpointInput.EndpointName)") from None
-            capture_config = described.get("DataCaptureConfig") or {}
-            if not capture_config.get("EnableCapture"):
+            if endpoint not in captures:
+                arn = self.settings.arn("endpoint", endpoint)
+                raise _CannotRun(f'Could not find endpoint "{arn}". (EndpointInput.EndpointName)')
+            capture = captures[endpoint]
+            if capture is None:
                 raise _CannotRun(
                     f"endpoint {endpoint} does not capture data (its DataCaptureConfig is off)"
                 )
-            capture = capture_config.get("DestinationS3Uri")
         environment = definition.get("Environment") or {}
         return ExecutionSpec(
             execution_id=row.id,
@@ -540,9 +585,9 @@ class Scheduler:
             publish_cloudwatch_metrics=environment.get("publish_cloudwatch_metrics") != "Disabled",
         )
 
-    def _launch(self, row: MonitoringExecutionRow) -> None:
+    def _launch(self, row: MonitoringExecutionRow, captures: dict[str, str | None]) -> None:
         try:
-            spec = self._spec(row)
+            spec = self._spec(row, captures)
         except _CannotRun as err:
             self._finish(row.id, "Failed", str(err), {})
             return

@@ -9,7 +9,7 @@ API layer to render). Loading models is not done here: an endpoint is written
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import select, update
@@ -296,6 +296,25 @@ class Hosting:
             row = self._endpoint(session, name)
             config = self._config(session, row.config_name)
             return _endpoint_document(row, config)
+
+    def capture_destinations(self, names: Iterable[str]) -> dict[str, str | None]:
+        """Each named endpoint's capture destination (None when its capture is off), in
+        one query; endpoints that do not exist are left out."""
+        wanted = set(names)
+        if not wanted:
+            return {}
+        with self.db.session() as session:
+            rows = session.execute(
+                select(EndpointRow.name, EndpointConfigRow.data_capture_config)
+                .join(EndpointConfigRow, EndpointConfigRow.name == EndpointRow.config_name)
+                .where(EndpointRow.name.in_(wanted))
+            ).all()
+        return {
+            name: capture["DestinationS3Uri"]
+            if capture and capture.get("EnableCapture", True)
+            else None
+            for name, capture in rows
+        }
 
     def list_endpoints(
         self,
