@@ -9,8 +9,9 @@
 4. sends real HTTP traffic, normal then drifted, and has the capture published;
 5. runs a baselining job (``suggest_baseline``), a NOW monitoring schedule over
    the last hour (statistics.json, constraints.json, constraint_violations.json
-   under s3://demo/reports/churn/churn-now/yyyy/mm/dd/hh/) and creates an hourly
-   schedule; then stops the server gracefully.
+   under s3://demo/reports/churn/churn-now/yyyy/mm/dd/hh/) and an hourly
+   schedule, whose first run a second scheduler on the same database starts with
+   its clock at the next top of the hour; then stops the server gracefully.
 
 Run as ``python -m modelmon.demo [--rows N] [--requests N] [--output DIR]``.
 """
@@ -309,10 +310,24 @@ def run(rows: int, requests: int, output: Path) -> int:
             )
             console.print(
                 "\n[bold]5. Hourly schedule[/] churn-hourly is "
-                f"{schedule['MonitoringScheduleStatus']}; "
-                f"its first run is at {next_run:%H:%M} UTC (reports under s3://demo/reports/churn/"
-                f"churn-hourly/). Keep the server running to see it: modelmon serve --data-dir "
-                f"{output / 'server'}",
+                f"{schedule['MonitoringScheduleStatus']}; its first run is due at "
+                f"{next_run:%H:%M} UTC. Not to wait for it, a second scheduler on the same "
+                f"database (what `modelmon scheduler` runs) ticks once with its clock at "
+                f"{next_run:%H:%M:%S}: it records that run and runs it.",
+                highlight=False,
+            )
+            _tick_at(output / "server", next_run + dt.timedelta(seconds=1))
+            runs = hourly.list_executions()
+            if not runs:
+                raise ModelmonError("the hourly schedule's run was not recorded")
+            described = runs[-1].describe()
+            found = hourly.latest_monitoring_violations()
+            count = len(_violations(found.body_dict if found else {}))
+            console.print(
+                f"   run scheduled {described['ScheduledTime']}: "
+                f"{described['MonitoringExecutionStatus']}"
+                + (f" ({described['FailureReason']})" if described.get("FailureReason") else "")
+                + f", {count} violation(s) → {described.get('ReportUri')}",
                 highlight=False,
             )
     finally:
@@ -323,6 +338,39 @@ def run(rows: int, requests: int, output: Path) -> int:
         highlight=False,
     )
     return len(violations)
+
+
+def _tick_at(data_dir: Path, at: dt.datetime, timeout: float = 600) -> None:
+    """One scheduler tick on the server's database with the clock at ``at``; waits for
+    the executions it starts to end."""
+    from modelmon.config import Settings
+    from modelmon.db import Database
+    from modelmon.monitoring.registry import Monitoring
+    from modelmon.monitoring.runner import Runner
+    from modelmon.monitoring.scheduler import Scheduler
+    from modelmon.serving.registry import Hosting
+
+    settings = Settings(data_dir=data_dir)
+    settings.prepare()
+    db = Database(settings.database_url)
+    try:
+
+        def clock() -> dt.datetime:
+            return at
+
+        monitoring = Monitoring(db, settings, Hosting(db, settings), clock=clock)
+        scheduler = Scheduler(db, settings, monitoring, Runner(), clock=clock)
+        scheduler.tick()
+        deadline = time.monotonic() + timeout
+        with progress_bar("hourly execution") as progress:
+            while scheduler.running():
+                if time.monotonic() > deadline:
+                    raise ModelmonError("the hourly execution did not finish in time")
+                progress(0, 0)
+                time.sleep(0.2)
+        scheduler.shutdown()
+    finally:
+        db.dispose()
 
 
 def _utcnow() -> dt.datetime:

@@ -70,9 +70,7 @@ def test_many_small_files_profile_like_pandas(tmp_path: Path, monkeypatch) -> No
         assert stats.min == data[column].min() and stats.max == data[column].max()
     categories = features["_c2"].string
     assert categories is not None
-    assert {b.value: b.count for b in categories.buckets} == (
-        data["c"].value_counts().to_dict()
-    )
+    assert {b.value: b.count for b in categories.buckets} == (data["c"].value_counts().to_dict())
     # one worker reading every file in one task: the same counts and buckets
     serial = baseline(str(tmp_path), header=False, workers=1)
     assert dumps(serial.constraints.to_dict()) == dumps(result.constraints.to_dict())

@@ -552,9 +552,7 @@ class Scheduler:
 
     # -- running one execution ------------------------------------------------------------
 
-    def _spec(
-        self, row: MonitoringExecutionRow, captures: dict[str, str | None]
-    ) -> ExecutionSpec:
+    def _spec(self, row: MonitoringExecutionRow, captures: dict[str, str | None]) -> ExecutionSpec:
         definition = row.job_definition
         if not definition:
             raise _CannotRun(row.failure_reason or "the execution has no job definition")
