@@ -30,12 +30,17 @@ def test_groups_keep_order_and_never_divide_a_split() -> None:
 def test_joined_batches_keep_rows_order_and_schema_runs() -> None:
     ints = [pa.record_batch({"a": pa.array(range(i * 10, i * 10 + 10))}) for i in range(5)]
     floats = pa.record_batch({"a": pa.array([0.5, 1.5])})
-    joined = list(engine.joined_batches([*ints[:3], floats, *ints[3:]], rows=25))
+    joined = list(engine.joined_batches([*ints[:3], floats, *ints[3:]], rows=25, small=20))
     assert [b.num_rows for b in joined] == [30, 2, 20]
     assert [b.schema.field("a").type for b in joined] == [pa.int64(), pa.float64(), pa.int64()]
     values = [v for b in joined for v in b.column("a").to_pylist()]
     expected = [*range(30), 0.5, 1.5, *range(30, 50)]
     assert values == expected
+    # a batch of `small` rows or more passes as it is, between the joined runs
+    large = pa.record_batch({"a": pa.array(range(100, 125))})
+    joined = list(engine.joined_batches([ints[0], large, ints[1], ints[2]], rows=25, small=20))
+    assert [b.num_rows for b in joined] == [10, 25, 20]
+    assert joined[1] is large
 
 
 def test_many_small_files_profile_like_pandas(tmp_path: Path, monkeypatch) -> None:

@@ -42,7 +42,8 @@ from modelmon.storage.files import expand
 
 # Splits are at least this large (smaller files are read whole); tests lower it.
 MIN_SPLIT_BYTES = splits_module.MIN_SPLIT_BYTES
-BATCH_ROWS = 65536  # rows a profile update gets at once (batches are joined up to it)
+BATCH_ROWS = 65536  # small batches are joined up to this many rows
+SMALL_BATCH_ROWS = 4096  # a batch this large is profiled as it is (joining copies)
 
 Progress = Callable[[int, int], None]
 """Called with (units done, units in all) as splits finish."""
@@ -87,16 +88,19 @@ def group_splits(splits: Sequence[Split], parts: int, min_bytes: int) -> list[tu
 
 
 def joined_batches(
-    batches: Iterable[pa.RecordBatch], rows: int = BATCH_ROWS
+    batches: Iterable[pa.RecordBatch], rows: int = BATCH_ROWS, small: int = SMALL_BATCH_ROWS
 ) -> Iterator[pa.RecordBatch]:
-    """``batches`` with consecutive small ones of the same schema joined, each
-    result holding at least ``rows`` rows (but the last of a schema run)."""
+    """``batches`` in order, with consecutive ones under ``small`` rows and of one
+    schema joined into batches of at least ``rows`` rows (but the last of a run)."""
     pending: list[pa.RecordBatch] = []
     count = 0
     for batch in batches:
-        if pending and not batch.schema.equals(pending[0].schema):
+        if pending and (batch.num_rows >= small or not batch.schema.equals(pending[0].schema)):
             yield _concat(pending)
             pending, count = [], 0
+        if batch.num_rows >= small:
+            yield batch
+            continue
         pending.append(batch)
         count += batch.num_rows
         if count >= rows:
