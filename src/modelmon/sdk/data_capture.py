@@ -7,7 +7,7 @@ from typing import Any
 
 from modelmon.sdk.session import Session
 
-_MODES = {"REQUEST": "Input", "RESPONSE": "Output"}
+_MODES = {"REQUEST": "Input", "RESPONSE": "Output", "INPUT": "Input", "OUTPUT": "Output"}
 
 
 class DataCaptureConfig:
@@ -19,7 +19,7 @@ class DataCaptureConfig:
         sampling_percentage: int = 20,
         destination_s3_uri: str | None = None,
         kms_key_id: str | None = None,
-        capture_options: list[str] | None = None,
+        capture_options: list[str | dict[str, str]] | None = None,
         csv_content_types: list[str] | None = None,
         json_content_types: list[str] | None = None,
         sagemaker_session: Session | None = None,
@@ -41,9 +41,14 @@ class DataCaptureConfig:
             destination = f"s3://{session.default_bucket()}/model-monitor/data-capture"
         options = []
         for option in self.capture_options:
-            mode = _MODES.get(str(option).upper())
+            # "REQUEST", or {"CaptureMode": "REQUEST"} as SageMaker's examples write it
+            value = option.get("CaptureMode") if isinstance(option, dict) else option
+            mode = _MODES.get(str(value).upper())
             if mode is None:
-                raise ValueError(f"capture option must be REQUEST or RESPONSE, got {option!r}")
+                raise ValueError(
+                    "capture option must be REQUEST or RESPONSE (or "
+                    f'{{"CaptureMode": "REQUEST"}}), got {option!r}'
+                )
             options.append({"CaptureMode": mode})
         request: dict[str, Any] = {
             "EnableCapture": self.enable_capture,
