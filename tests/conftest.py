@@ -17,6 +17,18 @@ REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference"
 
 
+@pytest.fixture(autouse=True)
+def _restore_modelmon_environment() -> Iterator[None]:
+    """Each test starts with the MODELMON_* environment the session started with:
+    ``Settings.prepare()`` sets the object root in ``os.environ`` for its process."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("MODELMON_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("MODELMON_")]:
+        if key not in before:
+            del os.environ[key]
+    os.environ.update(before)
+
+
 @pytest.fixture
 def reference() -> Path:
     """../shared/reference, or skip: a user's clone does not have SageMaker's files."""

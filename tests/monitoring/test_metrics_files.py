@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from modelmon.analysis.api import baseline
+from modelmon.formats.cloudwatch import data_metrics_namespace
 from modelmon.monitoring.metrics_files import (
-    data_metrics_namespace,
     data_quality_metrics,
     dimensions,
     metric_record,

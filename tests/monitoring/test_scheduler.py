@@ -10,13 +10,13 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from modelmon.config import Settings
 from modelmon.db import Database
 from modelmon.db.models import MonitoringExecutionRow
 from modelmon.errors import ConflictError, InputError
@@ -26,9 +26,6 @@ from modelmon.monitoring.scheduler import SCHEDULER_STOPPED, Scheduler
 from modelmon.monitoring.shapes import CreateMonitoringScheduleRequest
 from modelmon.serving.registry import Hosting
 from modelmon.serving.shapes import (
-    CreateEndpointConfigRequest,
-    CreateEndpointRequest,
-    CreateModelRequest,
     parse,
 )
 
@@ -93,45 +90,13 @@ class FakeRunner:
 
 
 @pytest.fixture
-def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def world(tmp_path: Path, capturing_endpoint: Any) -> Iterator[dict[str, Any]]:
     """Settings, a database, an endpoint with data capture and a baseline file."""
-    monkeypatch.setenv("MODELMON_OBJECT_ROOT", str(tmp_path / "objects"))
-    monkeypatch.delenv("MODELMON_DATABASE_URL", raising=False)
-    monkeypatch.delenv("MODELMON_ANALYZER_IMAGES", raising=False)
-    settings = Settings(data_dir=tmp_path / "data")
-    settings.prepare()
-    db = Database(settings.database_url)
-    hosting = Hosting(db, settings)
-    artifact = tmp_path / "model.joblib"
-    artifact.write_bytes(b"not loaded in these tests")
-    hosting.create_model(
-        parse(
-            CreateModelRequest,
-            {"ModelName": "m", "PrimaryContainer": {"ModelDataUrl": str(artifact)}},
-        )
-    )
-    hosting.create_endpoint_config(
-        parse(
-            CreateEndpointConfigRequest,
-            {
-                "EndpointConfigName": "c",
-                "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "m"}],
-                "DataCaptureConfig": {
-                    "InitialSamplingPercentage": 100,
-                    "DestinationS3Uri": CAPTURE,
-                    "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
-                },
-            },
-        )
-    )
-    hosting.create_endpoint(
-        parse(CreateEndpointRequest, {"EndpointName": ENDPOINT, "EndpointConfigName": "c"})
-    )
+    settings, db, hosting = capturing_endpoint
     constraints = tmp_path / "objects" / "bucket" / "baseline" / "constraints.json"
     constraints.parent.mkdir(parents=True)
     constraints.write_text(json.dumps({"version": 0.0, "features": []}))
     yield {"settings": settings, "db": db, "hosting": hosting}
-    db.dispose()
 
 
 def make_monitoring(world: dict[str, Any], clock: Clock) -> Monitoring:

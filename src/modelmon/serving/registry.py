@@ -9,7 +9,7 @@ API layer to render). Loading models is not done here: an endpoint is written
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import select, update
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from modelmon.config import Settings
 from modelmon.db import Database
+from modelmon.db.listing import paginate, sort_rows
 from modelmon.db.models import EndpointConfigRow, EndpointRow, ModelRow, utcnow
 from modelmon.errors import ConflictError, InputError, NotFoundError
 from modelmon.serving.shapes import (
@@ -29,42 +30,6 @@ from modelmon.storage.files import expand
 
 CAPTURE_PREFIX = "model-monitor/data-capture"
 LIVE_STATUSES = ("Creating", "Updating", "InService")
-
-
-def paginate(
-    items: Sequence[Any], next_token: str | None, max_results: int | None
-) -> tuple[Sequence[Any], str | None]:
-    """One page of ``items``; tokens are offsets (opaque to clients)."""
-    try:
-        start = int(next_token) if next_token else 0
-    except ValueError as err:
-        raise InputError("NextToken is not a token this server gave", field="NextToken") from err
-    size = max_results or 100
-    if not 1 <= size <= 100:
-        raise InputError("MaxResults must be between 1 and 100", field="MaxResults")
-    end = start + size
-    return items[start:end], (str(end) if end < len(items) else None)
-
-
-def sort_rows(
-    rows: list[Any],
-    sort_by: str | None,
-    sort_order: str | None,
-    extra_keys: dict[str, Callable[[Any], Any]] | None = None,
-) -> list[Any]:
-    """``rows`` in a list call's order: by Name or CreationTime (or an ``extra_keys`` key),
-    Descending unless told otherwise."""
-    keys: dict[str, Callable[[Any], Any]] = {
-        "Name": lambda r: r.name,
-        "CreationTime": lambda r: r.creation_time,
-        **(extra_keys or {}),
-    }
-    key = keys.get(sort_by or "CreationTime")
-    if key is None:
-        raise InputError(f"SortBy must be {' or '.join(keys)}", field="SortBy")
-    if sort_order not in (None, "Ascending", "Descending"):
-        raise InputError("SortOrder must be Ascending or Descending", field="SortOrder")
-    return sorted(rows, key=key, reverse=(sort_order or "Descending") == "Descending")
 
 
 class Hosting:

@@ -8,21 +8,14 @@ InstanceType...) are accepted and kept.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from modelmon.errors import InputError
+from modelmon.formats.shapes import NAME_PATTERN, Name, S3Uri, Shape, ShapeT, Tag, parse
 
-NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
-Name = Annotated[str, Field(min_length=1, max_length=63, pattern=NAME_PATTERN)]
-S3Uri = Annotated[str, Field(max_length=1024)]
-Tag = dict[str, str]
-ShapeT = TypeVar("ShapeT", bound=BaseModel)
-
-
-class Shape(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+__all__ = ["NAME_PATTERN", "Name", "S3Uri", "Shape", "ShapeT", "Tag", "parse"]
 
 
 class ContainerDefinition(Shape):
@@ -244,16 +237,3 @@ class CreateTransformJobRequest(Shape):
                 "TransformOutput.AssembleWith Line only",
                 field="DataProcessing.JoinSource",
             )
-
-
-def parse(shape: type[ShapeT], document: Any) -> ShapeT:
-    """Validate ``document`` as ``shape``; errors name the member at fault (InputError)."""
-    if not isinstance(document, dict):
-        raise InputError(f"the request body must be a JSON object for {shape.__name__}")
-    try:
-        return shape.model_validate(document)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or shape.__name__
-        more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
-        raise InputError(f"{first['msg']}{more}", field=where) from None

@@ -41,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 
 from modelmon.config import Settings
 from modelmon.db import Database
+from modelmon.db.listing import filter_time, paginate, sort_rows
 from modelmon.db.models import TransformJobRow, utcnow
 from modelmon.errors import ConflictError, InputError, ModelmonError, NotFoundError
 from modelmon.serving.batch import (
@@ -56,7 +57,7 @@ from modelmon.serving.batch import (
     read_input,
     split_records,
 )
-from modelmon.serving.registry import Hosting, paginate, sort_rows
+from modelmon.serving.registry import Hosting
 from modelmon.serving.runtimes import InvocationError, Prediction, Runtime, load_container
 from modelmon.serving.shapes import CreateTransformJobRequest
 from modelmon.storage.files import atomic_write_bytes
@@ -74,29 +75,6 @@ def _not_found(name: str) -> NotFoundError:
     return NotFoundError(
         f"Could not find requested job with name {name}", aws_code="ResourceNotFound"
     )
-
-
-def _timestamp(value: Any, member: str) -> dt.datetime | None:
-    """A list filter's time: epoch seconds (AWS JSON) or ISO-8601 (REST)."""
-    if value is None or value == "":
-        return None
-    try:
-        if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
-            return dt.datetime.fromtimestamp(float(value), dt.UTC)
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except (ValueError, OverflowError, OSError):
-        raise InputError(
-            f"expected epoch seconds or an ISO-8601 time, got {value!r}", field=member
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 class TransformJobs:
@@ -178,7 +156,7 @@ class TransformJobs:
                 f"StatusEquals must be one of {', '.join(STATUSES)}", field="StatusEquals"
             )
         bounds = [
-            (_timestamp(value, member), column, sign)
+            (filter_time(value, member), column, sign)
             for value, member, column, sign in (
                 (creation_time_after, "CreationTimeAfter", "creation_time", 1),
                 (creation_time_before, "CreationTimeBefore", "creation_time", -1),
