@@ -434,10 +434,10 @@ def test_only_shadow_traffic_is_no_data(tmp_path: Path, base: Path) -> None:
 
 
 def test_other_analysis_types_are_refused(tmp_path: Path, base: Path) -> None:
-    env = job_env(tmp_path, tmp_path, base, analysis_type="MODEL_QUALITY")
+    env = job_env(tmp_path, tmp_path, base, analysis_type="MODEL_EXPLAINABILITY")
     assert main(env) == 1
     assert message(tmp_path) == (
-        "Failed: analysis_type MODEL_QUALITY is not supported by the data-quality analyzer"
+        "Failed: analysis_type MODEL_EXPLAINABILITY is not supported by the data-quality analyzer"
     )
 
 

@@ -17,7 +17,7 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 from sqlalchemy import select
@@ -25,11 +25,12 @@ from sqlalchemy import select
 from modelmon.analysis.readers import DatasetFormat
 from modelmon.config import Settings
 from modelmon.db import Database
+from modelmon.db.listing import paginate, sort_rows
 from modelmon.db.models import BaseliningJobRow, utcnow
 from modelmon.errors import ConflictError, InputError, NotFoundError
+from modelmon.formats.shapes import Name, Shape
+from modelmon.monitoring.registry import check_attribute
 from modelmon.monitoring.runner import BaseliningSpec, Runner, run_baselining
-from modelmon.serving.registry import paginate, sort_rows
-from modelmon.serving.shapes import Name, Shape
 from modelmon.storage.files import exists, expand
 
 log = logging.getLogger("modelmon.baselining")
@@ -43,6 +44,11 @@ class StoppingConditionShape(Shape):
 
 
 class CreateBaseliningJobRequest(Shape):
+    """A baselining job. ``MonitoringType`` ModelQuality: the dataset holds predictions,
+    probabilities and labels (``InferenceAttribute``, ``ProbabilityAttribute``,
+    ``GroundTruthAttribute``: column names or indexes, or JSONPaths) and the job writes the
+    model-quality statistics.json and constraints.json of ``ProblemType``."""
+
     BaseliningJobName: Name
     BaselineDatasetUri: Uri
     DatasetFormat: dict[str, Any] = Field(
@@ -53,6 +59,78 @@ class CreateBaseliningJobRequest(Shape):
     PostAnalyticsProcessorSourceUri: Uri | None = None
     Environment: dict[str, str] = Field(default_factory=dict, max_length=50)
     StoppingCondition: StoppingConditionShape | None = None
+    MonitoringType: Literal["DataQuality", "ModelQuality"] = "DataQuality"
+    ProblemType: (
+        Literal["BinaryClassification", "MulticlassClassification", "Regression"] | None
+    ) = None
+    InferenceAttribute: str | None = None
+    ProbabilityAttribute: str | None = None
+    ProbabilityThresholdAttribute: float | None = None
+    GroundTruthAttribute: str | None = None
+    PositiveLabel: str | None = None
+
+    def analysis_environment(self) -> dict[str, str]:
+        """The analyzer's variables of this job's analysis (SPEC §3.3)."""
+        if self.MonitoringType != "ModelQuality":
+            return {}
+        env = {"analysis_type": "MODEL_QUALITY"}
+        for member, name in _MODEL_QUALITY_VARIABLES.items():
+            value = getattr(self, member)
+            if value is not None:
+                env[name] = str(value)
+        return env
+
+
+_MODEL_QUALITY_VARIABLES = {
+    "ProblemType": "problem_type",
+    "InferenceAttribute": "inference_attribute",
+    "ProbabilityAttribute": "probability_attribute",
+    "ProbabilityThresholdAttribute": "probability_threshold_attribute",
+    "GroundTruthAttribute": "ground_truth_attribute",
+    "PositiveLabel": "positive_label",
+}
+
+
+def _check_model_quality(request: CreateBaseliningJobRequest) -> None:
+    """What a model-quality baselining job needs: a problem type, the label column, and the
+    prediction (or the probability, for binary classification)."""
+    if request.MonitoringType != "ModelQuality":
+        for member in _MODEL_QUALITY_VARIABLES:
+            if getattr(request, member) is not None:
+                raise InputError(
+                    f"{member} is for model quality: set MonitoringType to ModelQuality",
+                    field=member,
+                )
+        return
+    if request.ProblemType is None:
+        raise InputError(
+            "ProblemType is required for a model-quality baseline: BinaryClassification, "
+            "MulticlassClassification or Regression",
+            field="ProblemType",
+        )
+    if request.GroundTruthAttribute is None:
+        raise InputError(
+            "GroundTruthAttribute is required for a model-quality baseline: the column of the "
+            "labels, e.g. 'label'",
+            field="GroundTruthAttribute",
+        )
+    for member in ("InferenceAttribute", "ProbabilityAttribute", "GroundTruthAttribute"):
+        value = getattr(request, member)
+        if value is not None:
+            check_attribute(value, member)
+    binary = request.ProblemType == "BinaryClassification"
+    if request.InferenceAttribute is None and not (binary and request.ProbabilityAttribute):
+        raise InputError(
+            "InferenceAttribute is required: the column of the predictions"
+            + (" (or give ProbabilityAttribute for binary classification)" if binary else ""),
+            field="InferenceAttribute",
+        )
+    threshold = request.ProbabilityThresholdAttribute
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise InputError(
+            f"must be a probability in [0, 1], not {threshold!r}",
+            field="ProbabilityThresholdAttribute",
+        )
 
 
 def _not_found(name: str) -> NotFoundError:
@@ -86,6 +164,8 @@ class BaseliningJobs:
         return len(rows)
 
     def create(self, request: CreateBaseliningJobRequest) -> dict[str, Any]:
+        """Start a baselining job (data or model quality); 400s name the member at fault."""
+        _check_model_quality(request)
         try:
             DatasetFormat.from_sagemaker(request.DatasetFormat)
         except InputError as err:
@@ -136,6 +216,7 @@ class BaseliningJobs:
             record_preprocessor_uri=request.RecordPreprocessorSourceUri,
             post_analytics_uri=request.PostAnalyticsProcessorSourceUri,
             environment=request.Environment,
+            analysis_environment=request.analysis_environment(),
             max_runtime=(request.StoppingCondition.MaxRuntimeInSeconds)
             if request.StoppingCondition
             else 3600,
@@ -234,6 +315,7 @@ def _document(row: BaseliningJobRow) -> dict[str, Any]:
         "ProcessingJobStatus": row.status,
         "BaselineDatasetUri": request["BaselineDatasetUri"],
         "DatasetFormat": request["DatasetFormat"],
+        "MonitoringType": request.get("MonitoringType", "DataQuality"),
         "ProcessingOutputConfig": {
             "Outputs": [
                 {

@@ -31,7 +31,13 @@ Environment (SageMaker's names, except the ``MODELMON_*`` ones):
   metrics' ``Endpoint`` and ``MonitoringSchedule`` dimensions.
 * ``record_preprocessor_script``, ``post_analytics_processor_script``: local
   paths of user scripts (:mod:`modelmon.monitoring.scripts`).
-* ``analysis_type``: ``DATA_QUALITY`` (the default); anything else fails.
+* ``analysis_type``: ``DATA_QUALITY`` (the default) or ``MODEL_QUALITY``; anything
+  else fails. ``MODEL_QUALITY`` runs :mod:`modelmon.monitoring.model_quality_job`,
+  which also reads ``problem_type``, ``inference_attribute``,
+  ``probability_attribute``, ``probability_threshold_attribute``,
+  ``ground_truth_attribute``, ``positive_label`` and ``ground_truth_source`` (the
+  local directory of ground-truth files) and writes ``merge_summary.json`` and
+  ``merge/`` beside the three files; see that module.
 * ``categorical_drift_method``: ``LInfinity`` / ``ChiSquared``, overriding the
   constraints' monitoring config (or set in the suggested one).
 * ``exclude_features_attribute``: comma-separated feature names left out of
@@ -108,6 +114,7 @@ from modelmon.storage.files import (
 )
 
 DATA_QUALITY = "DATA_QUALITY"
+MODEL_QUALITY = "MODEL_QUALITY"
 MESSAGE_FILE_ENV = "MODELMON_MESSAGE_FILE"
 METRICS_DIRECTORY_ENV = "CLOUDWATCH_METRICS_DIRECTORY"
 MODELMON_METRICS_DIRECTORY_ENV = "MODELMON_METRICS_DIRECTORY"
@@ -613,6 +620,15 @@ def run(job: JobEnvironment) -> JobOutcome:
     return outcome
 
 
+def _run_environment(env: Mapping[str, str]) -> JobOutcome:
+    """Run the job of the environment's ``analysis_type``."""
+    if (_text(env, "analysis_type") or DATA_QUALITY).upper() == MODEL_QUALITY:
+        from modelmon.monitoring import model_quality_job  # it imports this module
+
+        return model_quality_job.run_environment(env)
+    return run(JobEnvironment.from_environ(env))
+
+
 def _one_line(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 1] + "…"
@@ -629,7 +645,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     code = 0
     try:
         with _exported(None if environ is None else env):
-            outcome = run(JobEnvironment.from_environ(env))
+            outcome = _run_environment(env)
         line = outcome.message
     except ModelmonError as err:
         line, code = f"{FAILED}: {err}", 1

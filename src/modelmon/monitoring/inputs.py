@@ -23,6 +23,12 @@ directly in the manifest's hour folder, so that an analyzer selecting files by
 hour folder sees the transform job's hour, and flattened, so that folders of the
 transform's own input prefix are never mistaken for hour folders.
 
+Model quality also reads ground truth: the label files ``{GroundTruthS3Input}/
+yyyy/mm/dd/hh/*.jsonl`` of the collection hours from the (offset) window's start
+to the run's scheduled time (:func:`ground_truth_window_files`), since a label
+is collected after its inference, up to the run. They are staged as
+``yyyy/mm/dd/hh/{name}`` in the container's ``ground_truth_source``.
+
 Every file is a pair ``(uri, relative path)``.
 """
 
@@ -48,6 +54,7 @@ __all__ = [
     "batch_dataset_format",
     "batch_window_files",
     "endpoint_window_files",
+    "ground_truth_window_files",
     "hours_overlapping",
     "stage_dataset",
 ]
@@ -144,6 +151,24 @@ def endpoint_window_files(
             for name in _list(folder, directories=False):
                 if name.endswith(CAPTURE_SUFFIXES):
                     found.append((_join(folder, name), f"{endpoint}/{variant}/{hour}/{name}"))
+    return sorted(found, key=lambda pair: pair[1])
+
+
+def ground_truth_window_files(
+    ground_truth_uri: str, start: datetime, end: datetime
+) -> list[tuple[str, str]]:
+    """Every ground-truth file in a collection-hour folder that overlaps [start, end).
+
+    Returns ``(uri, "yyyy/mm/dd/hh/name")`` pairs sorted by relative path; only
+    ``*.jsonl`` (and ``*.jsonl.gz``) files count, hidden names are skipped.
+    """
+    found: list[tuple[str, str]] = []
+    for hour_time in hours_overlapping(start, end):
+        hour = _hour_folder(hour_time)
+        folder = _join(ground_truth_uri, hour)
+        for name in _list(folder, directories=False):
+            if name.endswith(CAPTURE_SUFFIXES):
+                found.append((_join(folder, name), f"{hour}/{name}"))
     return sorted(found, key=lambda pair: pair[1])
 
 

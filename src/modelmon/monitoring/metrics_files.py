@@ -21,7 +21,7 @@ Minimum, Maximum}; CloudWatch derives Average). Choices where SPEC is [U]:
   CloudWatch refuses them.
 
 The namespace is not part of a record; whoever publishes the file picks it
-(:func:`data_metrics_namespace`).
+(:func:`modelmon.formats.cloudwatch.metrics_namespace`).
 """
 
 from __future__ import annotations
@@ -41,13 +41,6 @@ DRIFT_PREFIX = "feature_baseline_drift_"
 NON_NULL_PREFIX = "feature_non_null_"
 DATA_PREFIX = "feature_data_"
 DATA_METRICS_FILE_PREFIX = "data-metrics"
-ENDPOINT_DATA_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
-BATCH_DATA_NAMESPACE = "aws/sagemaker/ModelMonitoring/data-metrics"
-
-
-def data_metrics_namespace(endpoint: str | None) -> str:
-    """The CloudWatch namespace of data-quality metrics (real-time endpoint or batch)."""
-    return ENDPOINT_DATA_NAMESPACE if endpoint else BATCH_DATA_NAMESPACE
 
 
 def metric_timestamp(moment: datetime | str) -> str:

@@ -1,4 +1,4 @@
-"""The monitoring control plane: data-quality job definitions, schedules and executions.
+"""The monitoring control plane: data- and model-quality job definitions, schedules and executions.
 
 Operations take SageMaker's request shapes (:mod:`modelmon.monitoring.shapes`)
 and answer SageMaker's response shapes as dicts (datetimes left as objects for
@@ -11,6 +11,18 @@ was accepted can run: the schedule expression and DataAnalysisStart/EndTime
 time offsets and the window they make, exactly one input, the endpoint exists
 and captures data, the baseline files exist, the scripts exist and define their
 handler, the analyzer image is one this server can run, MaxRuntimeInSeconds.
+Model quality (MonitoringType ``ModelQuality``, inline or by job definition
+name) is also checked for: GroundTruthS3Input (in the input, beside
+EndpointInput/BatchTransformInput), ProblemType (app specification, or
+``problem_type`` in Environment), InferenceAttribute/ProbabilityAttribute (a
+CSV column index or name, or a JSONPath such as ``$.prediction``),
+ProbabilityThresholdAttribute (in [0, 1], with ProbabilityAttribute; not for
+Regression), and MaxRuntimeInSeconds against the cadence (see
+``MODEL_QUALITY_SHARE``). An inline model-quality MonitoringJobDefinition is a
+modelmon extension (SageMaker only takes a job definition name): it carries
+GroundTruthS3Input in ``MonitoringInputs[0]`` and ProblemType in
+``MonitoringAppSpecification``, exactly where a model-quality job definition is
+stored after conversion.
 What can only be known when a run starts (the endpoint was deleted meanwhile,
 no data was captured in the window, a baseline file is gone) fails that
 execution with the reason instead.
@@ -31,19 +43,23 @@ with a FailureReason starting ``Skipped:`` (SageMaker has no skipped status).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from modelmon.analysis.readers.payload import RecordError
+from modelmon.analysis.readers.payload import select as select_path
 from modelmon.config import Settings
 from modelmon.db import Database
+from modelmon.db.listing import filter_time, paginate, sort_rows
 from modelmon.db.models import (
     MonitoringExecutionRow,
     MonitoringJobDefinitionRow,
@@ -53,6 +69,7 @@ from modelmon.db.models import (
 from modelmon.errors import ConflictError, InputError, NotFoundError
 from modelmon.monitoring.runner import (
     LOG_FILE,
+    MODEL_QUALITY_MAX_RUNTIME,
     analyzer_images_from_env,
     resolve_command,
 )
@@ -71,14 +88,15 @@ from modelmon.monitoring.schedule import (
 from modelmon.monitoring.scripts import POSTPROCESS_HANDLER_INVALID, PREPROCESS_HANDLER_INVALID
 from modelmon.monitoring.shapes import (
     CreateDataQualityJobDefinitionRequest,
+    CreateModelQualityJobDefinitionRequest,
     CreateMonitoringScheduleRequest,
     MonitoringJobDefinitionShape,
     MonitoringScheduleConfigShape,
+    PutGroundTruthRequest,
     UpdateMonitoringScheduleRequest,
 )
-from modelmon.serving.registry import Hosting, paginate, sort_rows
-from modelmon.serving.transform import _timestamp
 from modelmon.storage.files import exists, open_input
+from modelmon.storage.ground_truth import write_ground_truth
 
 SCHEDULE_STATUSES = ("Pending", "Failed", "Scheduled", "Stopped")
 EXECUTION_STATUSES = (
@@ -91,7 +109,18 @@ EXECUTION_STATUSES = (
     "Stopped",
 )
 MONITORING_TYPES = ("DataQuality", "ModelQuality", "ModelBias", "ModelExplainability")
-SUPPORTED_TYPES = ("DataQuality",)
+SUPPORTED_TYPES = ("DataQuality", "ModelQuality")
+PROBLEM_TYPES = ("BinaryClassification", "MulticlassClassification", "Regression")
+# MaxRuntimeInSeconds of a model-quality run: the ground-truth merge and the analysis share it
+# and both must end before the next run, so at most half the shortest gap between runs
+# (hourly: 1800 s, as SageMaker; every N hours: N x 1800 s; daily: 43200 s). A NOW schedule
+# runs once: the API's own limit (86400 s). Absent, the runner uses 1800 s for model quality.
+MODEL_QUALITY_SHARE = 0.5
+MAX_RUNTIME_LIMIT = 86400
+_DEFINITION_KINDS = {
+    "DataQuality": ("data-quality-job-definition", "Data quality"),
+    "ModelQuality": ("model-quality-job-definition", "Model quality"),
+}
 RUNNING = ("InProgress", "Stopping")
 ENDED = ("Completed", "CompletedWithViolations", "Failed", "Stopped")
 SKIPPED_PREFIX = "Skipped:"
@@ -128,10 +157,13 @@ def _schedule_not_found(settings: Settings, name: str) -> NotFoundError:
     )
 
 
-def _definition_not_found(settings: Settings, name: str) -> NotFoundError:
-    arn = settings.arn("data-quality-job-definition", name)
+def _definition_not_found(
+    settings: Settings, name: str, monitoring_type: str = "DataQuality"
+) -> NotFoundError:
+    resource, label = _DEFINITION_KINDS.get(monitoring_type, _DEFINITION_KINDS["DataQuality"])
+    arn = settings.arn(resource, name)
     return NotFoundError(
-        f'Data quality job definition "{arn}" does not exist.', aws_code="ResourceNotFound"
+        f'{label} job definition "{arn}" does not exist.', aws_code="ResourceNotFound"
     )
 
 
@@ -148,6 +180,8 @@ class _Paths:
     baseline: str
     input: str
     app: str
+    environment: str
+    stopping: str
 
 
 def _inline_paths(prefix: str) -> _Paths:
@@ -155,6 +189,8 @@ def _inline_paths(prefix: str) -> _Paths:
         baseline=f"{prefix}.BaselineConfig",
         input=f"{prefix}.MonitoringInputs.0",
         app=f"{prefix}.MonitoringAppSpecification",
+        environment=f"{prefix}.Environment",
+        stopping=f"{prefix}.StoppingCondition",
     )
 
 
@@ -162,7 +198,17 @@ DATA_QUALITY_PATHS = _Paths(
     baseline="DataQualityBaselineConfig",
     input="DataQualityJobInput",
     app="DataQualityAppSpecification",
+    environment="DataQualityAppSpecification.Environment",
+    stopping="StoppingCondition",
 )
+MODEL_QUALITY_PATHS = _Paths(
+    baseline="ModelQualityBaselineConfig",
+    input="ModelQualityJobInput",
+    app="ModelQualityAppSpecification",
+    environment="ModelQualityAppSpecification.Environment",
+    stopping="StoppingCondition",
+)
+DEFINITION_PATHS = {"DataQuality": DATA_QUALITY_PATHS, "ModelQuality": MODEL_QUALITY_PATHS}
 
 
 @dataclass(frozen=True)
@@ -268,6 +314,19 @@ def _choice(value: str | None, allowed: tuple[str, ...], member: str) -> None:
         )
 
 
+class Endpoints(Protocol):
+    """What monitoring needs to know of the hosted endpoints (the server passes its
+    :class:`~modelmon.serving.registry.Hosting`)."""
+
+    def describe_endpoint(self, name: str) -> dict[str, Any]:
+        """DescribeEndpoint's document; NotFoundError when there is no such endpoint."""
+        ...
+
+    def capture_destinations(self, names: Iterable[str]) -> dict[str, str | None]:
+        """Each existing endpoint's capture destination (None when capture is off)."""
+        ...
+
+
 class Monitoring:
     """Create, describe, list, update, start, stop and delete monitoring resources.
 
@@ -280,7 +339,7 @@ class Monitoring:
         self,
         db: Database,
         settings: Settings,
-        hosting: Hosting,
+        hosting: Endpoints,
         on_change: Callable[[], None] | None = None,
         *,
         clock: Callable[[], dt.datetime] = utcnow,
@@ -293,8 +352,15 @@ class Monitoring:
 
     # -- validation ------------------------------------------------------------------
 
-    def _check_definition(self, definition: MonitoringJobDefinitionShape, paths: _Paths) -> None:
+    def _check_definition(
+        self,
+        definition: MonitoringJobDefinitionShape,
+        paths: _Paths,
+        monitoring_type: str = "DataQuality",
+    ) -> None:
         """The checks of a job definition that need the world (see the module doc)."""
+        if monitoring_type == "ModelQuality":
+            _check_model_quality(definition, paths)
         entry = definition.input
         source = entry.source
         where = f"{paths.input}.{entry.member}"
@@ -302,6 +368,16 @@ class Monitoring:
             value = getattr(source, member)
             if value is not None:
                 parse_offset(value, f"{where}.{member}")
+        if source.StartTimeOffset is not None or source.EndTimeOffset is not None:
+            try:  # a window the offsets cannot make under any cadence (one ending after the run)
+                analysis_window(
+                    ScheduleExpression.daily(0),
+                    _REFERENCE_DAY,
+                    start_offset=source.StartTimeOffset,
+                    end_offset=source.EndTimeOffset,
+                )
+            except InputError as err:
+                raise _with_field(err, f"{where}.{err.field}") from None
         if entry.EndpointInput is not None:
             self._check_endpoint(entry.EndpointInput.EndpointName, f"{where}.EndpointName")
         baseline = definition.BaselineConfig
@@ -362,17 +438,17 @@ class Monitoring:
             monitoring_type = config.MonitoringType or "DataQuality"
             self._check_type(monitoring_type, f"{prefix}.MonitoringType")
             paths = _inline_paths(f"{prefix}.MonitoringJobDefinition")
-            self._check_definition(config.MonitoringJobDefinition, paths)
+            self._check_definition(config.MonitoringJobDefinition, paths, monitoring_type)
             definition = config.MonitoringJobDefinition.model_dump(mode="json", exclude_none=True)
         else:
             assert definition_name is not None
             with self.db.session() as session:
                 row = session.get(MonitoringJobDefinitionRow, definition_name)
                 if row is None:
-                    raise InputError(
-                        str(_definition_not_found(self.settings, definition_name)),
-                        field=f"{prefix}.MonitoringJobDefinitionName",
+                    missing = _definition_not_found(
+                        self.settings, definition_name, config.MonitoringType or "DataQuality"
                     )
+                    raise InputError(str(missing), field=f"{prefix}.MonitoringJobDefinitionName")
                 definition, defined_type = row.definition, row.monitoring_type
             monitoring_type = config.MonitoringType or defined_type
             self._check_type(monitoring_type, f"{prefix}.MonitoringType")
@@ -382,7 +458,7 @@ class Monitoring:
                     f"not {monitoring_type}",
                     field=f"{prefix}.MonitoringType",
                 )
-            paths = DATA_QUALITY_PATHS
+            paths = DEFINITION_PATHS.get(monitoring_type, DATA_QUALITY_PATHS)
         resolved = ResolvedSchedule(
             expression=expression,
             expression_text=schedule.ScheduleExpression,
@@ -404,6 +480,9 @@ class Monitoring:
             elif START_FIELD in field or END_FIELD in field:
                 field = f"{prefix}.ScheduleConfig.{field}"
             raise _with_field(err, field) from None
+        if monitoring_type == "ModelQuality":
+            owner = f" (job definition {definition_name})" if definition_name else ""
+            _check_model_quality_runtime(expression, definition, paths.stopping, owner)
         return resolved
 
     @staticmethod
@@ -411,22 +490,36 @@ class Monitoring:
         if monitoring_type not in SUPPORTED_TYPES:
             raise InputError(
                 f"{monitoring_type} schedules are not supported yet; MonitoringType must be "
-                "DataQuality",
+                "DataQuality or ModelQuality",
                 field=field,
             )
 
-    # -- data-quality job definitions ------------------------------------------------
+    # -- job definitions (data quality, model quality) ----------------------------------
 
     def create_data_quality_job_definition(
         self, request: CreateDataQualityJobDefinitionRequest
     ) -> dict[str, Any]:
+        """CreateDataQualityJobDefinition."""
+        return self._create_definition(request, "DataQuality")
+
+    def create_model_quality_job_definition(
+        self, request: CreateModelQualityJobDefinitionRequest
+    ) -> dict[str, Any]:
+        """CreateModelQualityJobDefinition (GroundTruthS3Input and ProblemType required)."""
+        return self._create_definition(request, "ModelQuality")
+
+    def _create_definition(
+        self,
+        request: CreateDataQualityJobDefinitionRequest | CreateModelQualityJobDefinitionRequest,
+        monitoring_type: str,
+    ) -> dict[str, Any]:
         name = request.JobDefinitionName
-        arn = self.settings.arn("data-quality-job-definition", name)
+        arn = self.settings.arn(_DEFINITION_KINDS[monitoring_type][0], name)
         with self.db.session() as session:
             if session.get(MonitoringJobDefinitionRow, name) is not None:
-                raise self._definition_in_use(arn)
+                raise self._definition_in_use(arn, monitoring_type)
         definition = request.job_definition()
-        self._check_definition(definition, DATA_QUALITY_PATHS)
+        self._check_definition(definition, DEFINITION_PATHS[monitoring_type], monitoring_type)
         document = request.model_dump(mode="json", exclude_none=True, exclude={"Tags"})
         stored = definition.model_dump(mode="json", exclude_none=True)
         try:
@@ -435,7 +528,7 @@ class Monitoring:
                     MonitoringJobDefinitionRow(
                         name=name,
                         arn=arn,
-                        monitoring_type="DataQuality",
+                        monitoring_type=monitoring_type,
                         endpoint_name=definition_endpoint(stored),
                         request=document,
                         definition=stored,
@@ -444,24 +537,36 @@ class Monitoring:
                     )
                 )
         except IntegrityError:  # created meanwhile by another request
-            raise self._definition_in_use(arn) from None
+            raise self._definition_in_use(arn, monitoring_type) from None
         return {"JobDefinitionArn": arn}
 
     @staticmethod
-    def _definition_in_use(arn: str) -> ConflictError:
+    def _definition_in_use(arn: str, monitoring_type: str = "DataQuality") -> ConflictError:
+        label = _DEFINITION_KINDS[monitoring_type][1]
         return ConflictError(
-            f'Data quality job definition "{arn}" already exists.', aws_code="ResourceInUse"
+            f'{label} job definition "{arn}" already exists.', aws_code="ResourceInUse"
         )
 
-    def _definition(self, session: Session, name: str) -> MonitoringJobDefinitionRow:
+    def _definition(
+        self, session: Session, name: str, monitoring_type: str = "DataQuality"
+    ) -> MonitoringJobDefinitionRow:
         row = session.get(MonitoringJobDefinitionRow, name)
-        if row is None or row.monitoring_type != "DataQuality":
-            raise _definition_not_found(self.settings, name)
+        if row is None or row.monitoring_type != monitoring_type:
+            raise _definition_not_found(self.settings, name, monitoring_type)
         return row
 
     def describe_data_quality_job_definition(self, name: str) -> dict[str, Any]:
+        """DescribeDataQualityJobDefinition."""
+        return self._describe_definition(name, "DataQuality")
+
+    def describe_model_quality_job_definition(self, name: str) -> dict[str, Any]:
+        """DescribeModelQualityJobDefinition."""
+        return self._describe_definition(name, "ModelQuality")
+
+    def _describe_definition(self, name: str, monitoring_type: str) -> dict[str, Any]:
+        prefix = monitoring_type
         with self.db.session() as session:
-            row = self._definition(session, name)
+            row = self._definition(session, name, monitoring_type)
             document: dict[str, Any] = {
                 "JobDefinitionArn": row.arn,
                 "JobDefinitionName": row.name,
@@ -469,10 +574,10 @@ class Monitoring:
             }
             request = row.request
             for member in (
-                "DataQualityBaselineConfig",
-                "DataQualityAppSpecification",
-                "DataQualityJobInput",
-                "DataQualityJobOutputConfig",
+                f"{prefix}BaselineConfig",
+                f"{prefix}AppSpecification",
+                f"{prefix}JobInput",
+                f"{prefix}JobOutputConfig",
                 "JobResources",
                 "NetworkConfig",
                 "RoleArn",
@@ -482,8 +587,18 @@ class Monitoring:
                     document[member] = request[member]
             return document
 
-    def list_data_quality_job_definitions(
+    def list_data_quality_job_definitions(self, **filters: Any) -> dict[str, Any]:
+        """ListDataQualityJobDefinitions (EndpointName, NameContains, CreationTimeBefore/After,
+        SortBy Name|CreationTime, SortOrder, MaxResults, NextToken as snake_case keywords)."""
+        return self._list_definitions("DataQuality", **filters)
+
+    def list_model_quality_job_definitions(self, **filters: Any) -> dict[str, Any]:
+        """ListModelQualityJobDefinitions (the filters of list_data_quality_job_definitions)."""
+        return self._list_definitions("ModelQuality", **filters)
+
+    def _list_definitions(
         self,
+        monitoring_type: str,
         *,
         endpoint_name: str | None = None,
         name_contains: str | None = None,
@@ -494,13 +609,13 @@ class Monitoring:
         max_results: int | None = None,
         next_token: str | None = None,
     ) -> dict[str, Any]:
-        before = _timestamp(creation_time_before, "CreationTimeBefore")
-        after = _timestamp(creation_time_after, "CreationTimeAfter")
+        before = filter_time(creation_time_before, "CreationTimeBefore")
+        after = filter_time(creation_time_after, "CreationTimeAfter")
         with self.db.session() as session:
             rows = list(
                 session.scalars(
                     select(MonitoringJobDefinitionRow).where(
-                        MonitoringJobDefinitionRow.monitoring_type == "DataQuality"
+                        MonitoringJobDefinitionRow.monitoring_type == monitoring_type
                     )
                 )
             )
@@ -526,8 +641,16 @@ class Monitoring:
         return {"JobDefinitionSummaries": summaries, **({"NextToken": token} if token else {})}
 
     def delete_data_quality_job_definition(self, name: str) -> None:
+        """DeleteDataQualityJobDefinition (refused while a schedule uses it)."""
+        self._delete_definition(name, "DataQuality")
+
+    def delete_model_quality_job_definition(self, name: str) -> None:
+        """DeleteModelQualityJobDefinition (refused while a schedule uses it)."""
+        self._delete_definition(name, "ModelQuality")
+
+    def _delete_definition(self, name: str, monitoring_type: str) -> None:
         with self.db.session() as session:
-            row = self._definition(session, name)
+            row = self._definition(session, name, monitoring_type)
             users = list(
                 session.scalars(
                     select(MonitoringScheduleRow.name).where(
@@ -536,12 +659,31 @@ class Monitoring:
                 )
             )
             if users:
+                label = _DEFINITION_KINDS[monitoring_type][1]
                 raise ConflictError(
-                    f"Data quality job definition {name} is used by monitoring schedule(s) "
+                    f"{label} job definition {name} is used by monitoring schedule(s) "
                     f"{', '.join(sorted(users))}; delete them first.",
                     aws_code="ResourceInUse",
                 )
             session.delete(row)
+
+    # -- ground truth ---------------------------------------------------------------------
+
+    def put_ground_truth(self, request: PutGroundTruthRequest) -> dict[str, Any]:
+        """Write a batch of labels as one ground-truth file for the hour of CollectionTime
+        (default: now); ``{"Uri": file, "Count": records}``."""
+        collected = filter_time(request.CollectionTime, "CollectionTime") or self.clock()
+        try:
+            uri, count = write_ground_truth(
+                request.GroundTruthS3Uri,
+                [(r.InferenceId, r.Label) for r in request.Records],
+                collected_at=collected,
+            )
+        except OSError as err:
+            raise InputError(
+                f"cannot write under {request.GroundTruthS3Uri}: {err}", field="GroundTruthS3Uri"
+            ) from None
+        return {"Uri": uri, "Count": count}
 
     # -- schedules ----------------------------------------------------------------------
 
@@ -587,18 +729,26 @@ class Monitoring:
         resolved: ResolvedSchedule,
         now: dt.datetime,
     ) -> None:
-        """The one run of a NOW schedule, at ``now``."""
+        """The one run of a NOW schedule, at ``now`` rounded up to a whole second.
+
+        Rounded up because the analyzer gets its window in whole seconds, as are the
+        captured records' times: a record stamped with the creation's second is
+        then inside the window rather than cut off by it.
+        """
+        scheduled = now
+        if scheduled.microsecond:
+            scheduled = scheduled.replace(microsecond=0) + dt.timedelta(seconds=1)
         session.add(
             new_execution(
                 settings=self.settings,
                 schedule=row,
-                scheduled=now,
+                scheduled=scheduled,
                 now=now,
                 definition=resolved.definition,
-                window=resolved.window(now),
+                window=resolved.window(scheduled),
             )
         )
-        row.last_scheduled_time = now
+        row.last_scheduled_time = scheduled
 
     @staticmethod
     def _schedule_in_use(arn: str) -> ConflictError:
@@ -842,7 +992,7 @@ class Monitoring:
             ),
             (last_modified_time_after, "LastModifiedTimeAfter", execution.last_modified_time, True),
         ):
-            bound = _timestamp(value, member)
+            bound = filter_time(value, member)
             if bound is not None:
                 conditions.append(column > bound if after else column < bound)
         descending = (sort_order or "Descending") == "Descending"
@@ -970,7 +1120,7 @@ def _bounds(**values: Any) -> list[tuple[str, dt.datetime, bool]]:
     found = []
     for key, value in values.items():
         member = "".join(part.capitalize() for part in key.split("_"))
-        bound = _timestamp(value, member)
+        bound = filter_time(value, member)
         if bound is not None:
             column, _, side = key.rpartition("_")
             found.append((column, bound, side == "after"))
@@ -1002,3 +1152,120 @@ def _check_handler(uri: str, handler: str, message: str, field: str) -> None:
         raise InputError(f"the script {uri} cannot be read: {err}", field=field) from None
     if not re.search(rf"^\s*(async\s+)?def\s+{handler}\s*\(", text, re.MULTILINE):
         raise InputError(f"{message} ({uri} defines no {handler} function)", field=field)
+
+
+def check_attribute(value: str, field: str) -> None:
+    """A model-quality attribute: a CSV column index or name, or a JSONPath."""
+    expected = "a CSV column index such as '0', a column name, or a JSONPath such as '$.prediction'"
+    text = value.strip()
+    if not text:
+        raise InputError(f"must not be empty: give {expected}", field=field)
+    if text.lstrip("-").isdigit() and text.startswith("-"):
+        raise InputError(f"column index {value!r} is negative: give {expected}", field=field)
+    if text.startswith(("$", "[")):
+        try:
+            select_path({}, text)
+        except RecordError:
+            raise InputError(
+                f"{value!r} is not a JSONPath modelmon reads: give {expected}", field=field
+            ) from None
+
+
+def _check_model_quality(definition: MonitoringJobDefinitionShape, paths: _Paths) -> None:
+    """The members a model-quality job needs (see the module doc)."""
+    entry = definition.input
+    field = f"{paths.input}.GroundTruthS3Input"
+    if entry.GroundTruthS3Input is None:
+        raise InputError(
+            "GroundTruthS3Input is required for model quality: "
+            "{S3Uri: 's3://bucket/ground-truth'}, under which labels are stored as "
+            "yyyy/mm/dd/hh/*.jsonl by collection hour",
+            field=field,
+        )
+    uri = entry.GroundTruthS3Input.S3Uri
+    try:
+        exists(uri)  # only that the location can be read: labels may come later
+    except (InputError, OSError, ValueError) as err:
+        raise InputError(
+            f"the ground-truth location {uri} cannot be read: {err}", field=f"{field}.S3Uri"
+        ) from None
+    app = definition.MonitoringAppSpecification
+    given = definition.Environment.get("problem_type")
+    problem = app.ProblemType or given
+    choices = ", ".join(PROBLEM_TYPES)
+    if problem is None:
+        raise InputError(
+            f"ProblemType is required for model quality: one of {choices}",
+            field=f"{paths.app}.ProblemType",
+        )
+    if given is not None and given != problem:
+        raise InputError(
+            f"problem_type {given!r} contradicts ProblemType {problem!r}: give one of them",
+            field=f"{paths.environment}.problem_type",
+        )
+    if problem not in PROBLEM_TYPES:
+        raise InputError(
+            f"problem_type must be one of {choices}, not {problem!r}",
+            field=f"{paths.environment}.problem_type",
+        )
+    source = entry.source
+    where = f"{paths.input}.{entry.member}"
+    for member in ("InferenceAttribute", "ProbabilityAttribute"):
+        value = getattr(source, member)
+        if value is not None:
+            check_attribute(value, f"{where}.{member}")
+    threshold = source.ProbabilityThresholdAttribute
+    threshold_field = f"{where}.ProbabilityThresholdAttribute"
+    if problem == "Regression":
+        for member in ("ProbabilityAttribute", "ProbabilityThresholdAttribute"):
+            if getattr(source, member) is not None:
+                raise InputError(
+                    f"a Regression model has no class probabilities: leave {member} out "
+                    "(InferenceAttribute names the predicted value)",
+                    field=f"{where}.{member}",
+                )
+    if threshold is not None:
+        if not 0.0 <= threshold <= 1.0:  # also refuses NaN
+            raise InputError(
+                f"must be a probability in [0, 1], not {threshold!r}", field=threshold_field
+            )
+        if source.ProbabilityAttribute is None:
+            raise InputError(
+                "turns the probability into a class: give ProbabilityAttribute too",
+                field=threshold_field,
+            )
+
+
+def run_gap(expression: ScheduleExpression) -> dt.timedelta | None:
+    """The shortest time between two runs of a schedule (None for NOW)."""
+    hours = expression.hours
+    if not hours:
+        return None
+    gaps = [b - a for a, b in itertools.pairwise(hours)] + [hours[0] + 24 - hours[-1]]
+    return dt.timedelta(hours=min(gaps))
+
+
+def model_quality_runtime_limit(expression: ScheduleExpression) -> int:
+    """The longest MaxRuntimeInSeconds a model-quality schedule of ``expression`` accepts."""
+    gap = run_gap(expression)
+    if gap is None:
+        return MAX_RUNTIME_LIMIT
+    return min(MAX_RUNTIME_LIMIT, int(gap.total_seconds() * MODEL_QUALITY_SHARE))
+
+
+def _check_model_quality_runtime(
+    expression: ScheduleExpression, definition: dict[str, Any], field: str, owner: str = ""
+) -> None:
+    stopping = definition.get("StoppingCondition") or {}
+    runtime = stopping.get("MaxRuntimeInSeconds", MODEL_QUALITY_MAX_RUNTIME)
+    limit = model_quality_runtime_limit(expression)
+    if runtime > limit:
+        gap = run_gap(expression)
+        cadence = f"runs {gap.total_seconds() / 3600:g} hour(s) apart" if gap else "runs once"
+        raise InputError(
+            f"MaxRuntimeInSeconds {runtime}{owner} is too long for a model-quality schedule whose "
+            f"{cadence}: the ground-truth merge and the analysis share the time between runs, "
+            f"so it must be at most {limit} seconds (hourly 1800, every N hours N x 1800, "
+            "daily 43200)",
+            field=f"{field}.MaxRuntimeInSeconds",
+        )

@@ -13,7 +13,12 @@ One execution:
    the files its capture manifests list, the ``input`` side for data quality
    (the features), the ``output`` side for model quality (the predictions). No
    data: the execution is ``Failed`` ("No captured data for endpoint X in the
-   analysis window ...") and no process is started.
+   analysis window ...") and no process is started. Model quality also stages
+   the ground truth (``GroundTruthS3Input``) of the collection hours from the
+   window's start (offsets applied) to the scheduled time as
+   ``ground_truth_source`` (``{work_dir}/opt/ml/processing/groundtruth/
+   yyyy/mm/dd/hh/*.jsonl``); none: ``Failed`` ("No ground truth under ...").
+   Its default MaxRuntimeInSeconds is 1800 (merge and analysis in an hour).
 2. Downloads ``BaselineConfig`` files and the record preprocessor and
    post-analytics scripts into the work directory (missing: ``Failed``, naming
    the field and the URI).
@@ -64,7 +69,8 @@ contract, then
 * set by the runner unless the job definition's ``Environment`` sets them:
   ``publish_cloudwatch_metrics`` (``Enabled``/``Disabled`` from the spec's
   flag; SageMaker clients put it in ``Environment``, which wins),
-  ``analysis_type`` (``DATA_QUALITY``, ``MODEL_QUALITY``), and from the input
+  ``analysis_type`` (``DATA_QUALITY``, ``MODEL_QUALITY``), ``problem_type``
+  (model quality: the app specification's ``ProblemType``), and from the input
   ``features_attribute``, ``inference_attribute``, ``probability_attribute``,
   ``probability_threshold_attribute``, ``exclude_features_attribute``;
 * the job definition's ``Environment``;
@@ -75,7 +81,7 @@ contract, then
   ``start_time``, ``end_time``, ``metric_time`` (the window's end),
   ``baseline_constraints``, ``baseline_statistics``,
   ``record_preprocessor_script``, ``post_analytics_processor_script`` (when
-  given), ``monitoring_input_type`` (``ENDPOINT_INPUT`` /
+  given), ``ground_truth_source`` (model quality), ``monitoring_input_type`` (``ENDPOINT_INPUT`` /
   ``BATCH_TRANSFORM_INPUT``), ``MODELMON_MESSAGE_FILE``,
   ``CLOUDWATCH_METRICS_DIRECTORY`` and ``MODELMON_EXECUTION_ID``.
 """
@@ -86,6 +92,7 @@ import contextlib
 import json
 import logging
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -100,6 +107,7 @@ from pathlib import Path
 from typing import Any
 
 from modelmon.errors import InputError, ModelmonError
+from modelmon.formats.cloudwatch import METRICS_PATH, metrics_namespace
 from modelmon.monitoring.container import (
     COMPLETED,
     COMPLETED_WITH_VIOLATIONS,
@@ -114,6 +122,7 @@ from modelmon.monitoring.inputs import (
     batch_dataset_format,
     batch_window_files,
     endpoint_window_files,
+    ground_truth_window_files,
     stage_dataset,
 )
 from modelmon.monitoring.schedule import format_time, report_hour_path
@@ -130,6 +139,7 @@ __all__ = [
     "RunnerPool",
     "analyzer_images_from_env",
     "is_builtin_image",
+    "metrics_namespace",
     "resolve_command",
 ]
 
@@ -141,6 +151,7 @@ BUILTIN_IMAGES = frozenset({"", "modelmon"})
 SAGEMAKER_ANALYZER_REPOSITORY = "sagemaker-model-monitor-analyzer"
 
 DEFAULT_MAX_RUNTIME = 3600
+MODEL_QUALITY_MAX_RUNTIME = 1800  # merge and analysis within an hourly schedule's hour
 DEFAULT_INPUT_PATH = "/opt/ml/processing/input/endpoint"
 DEFAULT_OUTPUT_PATH = "/opt/ml/processing/output"
 BASELINE_CONSTRAINTS_DIR = "opt/ml/processing/baseline/constraints"
@@ -148,7 +159,7 @@ BASELINE_STATISTICS_DIR = "opt/ml/processing/baseline/stats"
 PREPROCESSOR_DIR = "opt/ml/processing/input/record_preprocessor_script_input"
 POSTPROCESSOR_DIR = "opt/ml/processing/input/post_analytics_processor_script_input"
 MESSAGE_PATH = "opt/ml/output/message"
-METRICS_PATH = "opt/ml/output/metrics/cloudwatch"
+GROUND_TRUTH_PATH = "opt/ml/processing/groundtruth"
 LOG_FILE = "log.txt"
 VIOLATIONS_FILE = "constraint_violations.json"
 
@@ -187,6 +198,7 @@ CONTRACT_VARIABLES = frozenset(
         "analysis_type",
         "problem_type",
         "ground_truth_attribute",
+        "ground_truth_source",
         "positive_label",
         "categorical_drift_method",
         "monitoring_input_type",
@@ -198,7 +210,7 @@ CONTRACT_VARIABLES = frozenset(
     }
 )
 LOG_TAIL_LINES = 5
-POLL_INTERVAL = 0.1
+POLL_INTERVAL = 0.25  # how late a stop request or MaxRuntimeInSeconds is noticed
 KILL_GRACE = 5.0
 
 log = logging.getLogger("modelmon.monitoring.runner")
@@ -418,11 +430,11 @@ def _output(definition: Mapping[str, Any]) -> Mapping[str, Any]:
     return s3
 
 
-def _max_runtime(definition: Mapping[str, Any]) -> float:
+def _max_runtime(definition: Mapping[str, Any], default: float = DEFAULT_MAX_RUNTIME) -> float:
     stopping = _object(definition.get("StoppingCondition"), "StoppingCondition")
-    value = stopping.get("MaxRuntimeInSeconds", DEFAULT_MAX_RUNTIME)
+    value = stopping.get("MaxRuntimeInSeconds", default)
     if value is None:
-        return DEFAULT_MAX_RUNTIME
+        return default
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise _Failed(
             f"StoppingCondition.MaxRuntimeInSeconds must be a positive number, got {value!r}"
@@ -528,6 +540,43 @@ def _exited(pid: int) -> bool:
         return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
         return True
+
+
+class _ExitWatch:
+    """Waits for child ``pid`` to exit, without reaping it: on a pidfd where the
+    kernel offers one (woken the moment the process exits), else by polling."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._fd: int | None = None
+        with contextlib.suppress(AttributeError, OSError):
+            self._fd = os.pidfd_open(pid)
+
+    def wait(self, timeout: float) -> bool:
+        """True once the process has exited; waits at most ``timeout`` seconds."""
+        if self._fd is None:
+            if _exited(self.pid):
+                return True
+            time.sleep(timeout)
+            return _exited(self.pid)
+        ready, _, _ = select.select([self._fd], [], [], max(timeout, 0.0))
+        return bool(ready)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _group_exists(pgid: int) -> bool:
+    """Whether any process (a zombie too) is in group ``pgid``."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _group_alive(pgid: int) -> bool:
@@ -655,6 +704,7 @@ class Runner:
             result.exit_message = _reason(f"{FAILED}: {result.failure_reason}")
         if dataset_dir is not None and not self._keep_dataset:
             shutil.rmtree(dataset_dir, ignore_errors=True)
+            shutil.rmtree(work / GROUND_TRUTH_PATH, ignore_errors=True)
         result.ended_at = self._clock()
         logger.write(
             f"execution ended: {result.status}"
@@ -677,7 +727,10 @@ class Runner:
         source = _monitoring_input(definition)
         s3_output = _output(definition)
         app = _object(definition.get("MonitoringAppSpecification"), "MonitoringAppSpecification")
-        max_runtime = _max_runtime(definition)
+        model_quality = spec.monitoring_type == "ModelQuality"
+        max_runtime = _max_runtime(
+            definition, MODEL_QUALITY_MAX_RUNTIME if model_quality else DEFAULT_MAX_RUNTIME
+        )
         try:
             command = resolve_command(app, self.analyzer_images)
         except InputError as err:
@@ -705,6 +758,8 @@ class Runner:
         metrics_dir.mkdir(parents=True)
 
         contract = self._stage(spec, source, dataset_dir, logger, result)
+        if model_quality:
+            contract.update(self._stage_ground_truth(spec, definition, work, logger))
         contract.update(self._baseline_and_scripts(definition, app, work))
         contract["output_path"] = str(output_dir)
         contract[MESSAGE_FILE_ENV] = str(message_file)
@@ -715,6 +770,9 @@ class Runner:
         if stop is not None and stop.is_set():
             result.status, result.failure_reason = STOPPED, "Stopped by the user"
             return dataset_dir
+        logger.write(
+            "metrics namespace " + metrics_namespace(spec.monitoring_type, source.endpoint)
+        )
         logger.write("command: " + " ".join(command))
         for name in sorted(job_env):
             logger.write(f"env {name}={job_env[name]}")
@@ -789,6 +847,38 @@ class Runner:
             "dataset_source": str(dataset_dir),
         }
 
+    def _stage_ground_truth(
+        self, spec: ExecutionSpec, definition: Mapping[str, Any], work: Path, logger: _Log
+    ) -> dict[str, str]:
+        """Stage the labels collected from the window's start to the scheduled time.
+
+        Without GroundTruthS3Input (the API refuses that; a job given to the runner directly
+        may lack it) nothing is staged and ``ground_truth_source`` is not set.
+        """
+        entry = (definition.get("MonitoringInputs") or [{}])[0]
+        ground_truth = _object(entry.get("GroundTruthS3Input"), "GroundTruthS3Input")
+        uri = ground_truth.get("S3Uri")
+        if uri is None:
+            logger.write("no GroundTruthS3Input: ground_truth_source is not set")
+            return {}
+        if not isinstance(uri, str) or not uri:
+            raise _Failed(f"GroundTruthS3Input.S3Uri must be a URI, got {uri!r}")
+        target = work / GROUND_TRUTH_PATH
+        shutil.rmtree(target, ignore_errors=True)  # a retried execution
+        hours = f"{format_time(spec.window_start)} to {format_time(spec.scheduled_time)}"
+        try:
+            files = ground_truth_window_files(uri, spec.window_start, spec.scheduled_time)
+            if not files:
+                raise _Failed(
+                    f"No ground truth under {uri} for the collection hours {hours} "
+                    f"(labels are read from {uri.rstrip('/')}/yyyy/mm/dd/hh/*.jsonl)"
+                )
+            count = stage_dataset(files, target)
+        except InputError as err:
+            raise _Failed(str(err)) from None
+        logger.write(f"staged {count} ground-truth file(s) of {uri} ({hours}) in {target}")
+        return {"ground_truth_source": str(target)}
+
     def _baseline_and_scripts(
         self, definition: Mapping[str, Any], app: Mapping[str, Any], work: Path
     ) -> dict[str, str]:
@@ -837,6 +927,11 @@ class Runner:
             value = source.member.get(member)
             if value is not None and value != "":
                 defaults[name] = _text_value(value)
+        problem_type = _object(
+            definition.get("MonitoringAppSpecification"), "MonitoringAppSpecification"
+        ).get("ProblemType")
+        if spec.monitoring_type == "ModelQuality" and problem_type:
+            defaults["problem_type"] = str(problem_type)
         fixed = dict(contract)
         fixed["sagemaker_monitoring_schedule_name"] = spec.schedule_name
         if source.kind == ENDPOINT_INPUT:
@@ -885,8 +980,10 @@ class Runner:
         pgid = process.pid
         deadline = time.monotonic() + max_runtime
         stopped = None
+        watch = _ExitWatch(process.pid)
+        exited = False
         try:
-            while not _exited(process.pid):
+            while not exited:
                 if stop is not None and stop.is_set():
                     stopped = "Stopped by the user"
                     break
@@ -897,17 +994,21 @@ class Runner:
                         f"({max_runtime:g} s)"
                     )
                     break
-                pause = min(self._poll, remaining)
-                if stop is not None:
-                    stop.wait(pause)
-                else:
-                    time.sleep(pause)
+                # an exit wakes the wait at once; the pause only bounds how late a
+                # stop request or the deadline is noticed
+                exited = watch.wait(min(self._poll, remaining))
         finally:
-            # Stopped, or exited leaving processes behind: end the whole group. The
-            # leader is reaped last so that its group id cannot be reused meanwhile.
-            if stopped is not None or _group_alive(pgid):
+            watch.close()
+            if stopped is not None or not _exited(process.pid):
+                # the leader is reaped last so that its group id cannot be reused meanwhile
                 self._end_group(pgid)
-            code = process.wait()
+                code = process.wait()
+            else:
+                # Exited: reap it, then ask the kernel whether anything it left behind
+                # is still in its group (one syscall; the group id stays taken while it is)
+                code = process.wait()
+                if _group_exists(pgid):
+                    self._end_group(pgid)
         return _Exit(code, process.pid, stopped)
 
     def _end_group(self, pgid: int) -> None:
@@ -1001,6 +1102,9 @@ class BaseliningSpec:
     post_analytics_uri: str | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     max_runtime: float = DEFAULT_MAX_RUNTIME
+    # contract variables of the analysis (analysis_type, problem_type, *_attribute...), set
+    # after ``environment``
+    analysis_environment: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_baselining(
@@ -1072,6 +1176,7 @@ def run_baselining(
             )
         env = {k: v for k, v in os.environ.items() if k not in CONTRACT_VARIABLES}
         env.update(spec.environment)
+        env.update(spec.analysis_environment)
         env.update(contract)
         if stop is not None and stop.is_set():
             result.status, result.failure_reason = STOPPED, "Stopped by the user"

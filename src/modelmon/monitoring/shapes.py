@@ -15,18 +15,21 @@ resolve ``Foo: Foo | None``): ``EndpointInput`` holds an ``EndpointInputShape``.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from modelmon.serving.shapes import Name, Tag
-from modelmon.serving.shapes import Shape as _BaseShape
+from modelmon.formats.shapes import Name, Tag
+from modelmon.formats.shapes import Shape as _BaseShape
 
 __all__ = [
     "CreateDataQualityJobDefinitionRequest",
+    "CreateModelQualityJobDefinitionRequest",
     "CreateMonitoringScheduleRequest",
     "MonitoringJobDefinitionShape",
     "MonitoringScheduleConfigShape",
+    "PutGroundTruthRequest",
     "UpdateMonitoringScheduleBody",
     "UpdateMonitoringScheduleRequest",
 ]
@@ -36,6 +39,7 @@ ProcessingLocalPath = Annotated[str, Field(max_length=256)]
 TimeOffset = Annotated[str, Field(min_length=1, max_length=15)]
 EnvironmentMap = Annotated[dict[str, str], Field(max_length=50)]
 MonitoringTypeName = Literal["DataQuality", "ModelQuality", "ModelBias", "ModelExplainability"]
+ProblemTypeName = Literal["BinaryClassification", "MulticlassClassification", "Regression"]
 
 ENDPOINT_LOCAL_PATH = "/opt/ml/processing/input/endpoint"
 BATCH_LOCAL_PATH = "/opt/ml/processing/input"
@@ -127,11 +131,20 @@ class BatchTransformInputShape(_InputMembers):
     LocalPath: ProcessingLocalPath = BATCH_LOCAL_PATH
 
 
+class MonitoringGroundTruthS3Input(Shape):
+    S3Uri: Uri = Field(
+        description="Ground-truth labels: {S3Uri}/yyyy/mm/dd/hh/*.jsonl by collection hour."
+    )
+
+
 class MonitoringInput(Shape):
-    """Exactly one of EndpointInput and BatchTransformInput."""
+    """Exactly one of EndpointInput and BatchTransformInput. A model-quality job's input
+    also has GroundTruthS3Input (ModelQualityJobInput; in an inline MonitoringJobDefinition
+    a modelmon extension, as SageMaker has no inline model-quality definition)."""
 
     EndpointInput: EndpointInputShape | None = None
     BatchTransformInput: BatchTransformInputShape | None = None
+    GroundTruthS3Input: MonitoringGroundTruthS3Input | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> MonitoringInput:
@@ -200,6 +213,11 @@ class MonitoringAppSpecificationShape(Shape):
     )
     PostAnalyticsProcessorSourceUri: Uri | None = Field(
         None, description="A Python file defining postprocess_handler()."
+    )
+    ProblemType: ProblemTypeName | None = Field(
+        None,
+        description="Model quality (ModelQualityAppSpecification; in an inline "
+        "MonitoringJobDefinition a modelmon extension).",
     )
 
 
@@ -288,35 +306,122 @@ class DataQualityJobInputShape(MonitoringInput):
     """Exactly one of EndpointInput and BatchTransformInput."""
 
 
-class CreateDataQualityJobDefinitionRequest(Shape):
+class _JobDefinitionRequest(Shape):
+    """Members every Create*JobDefinition request has."""
+
     JobDefinitionName: Name
-    DataQualityBaselineConfig: MonitoringBaselineConfig | None = None
-    DataQualityAppSpecification: DataQualityAppSpecificationShape = Field(
-        default_factory=DataQualityAppSpecificationShape
-    )
-    DataQualityJobInput: DataQualityJobInputShape
-    DataQualityJobOutputConfig: MonitoringOutputConfigShape
     JobResources: MonitoringResourcesShape | None = None
     NetworkConfig: dict[str, Any] | None = None
     RoleArn: str | None = Field(None, max_length=2048)
     StoppingCondition: MonitoringStoppingCondition | None = None
     Tags: list[Tag] = Field(default_factory=list, max_length=50)
 
+
+class CreateDataQualityJobDefinitionRequest(_JobDefinitionRequest):
+    DataQualityBaselineConfig: MonitoringBaselineConfig | None = None
+    DataQualityAppSpecification: DataQualityAppSpecificationShape = Field(
+        default_factory=DataQualityAppSpecificationShape
+    )
+    DataQualityJobInput: DataQualityJobInputShape
+    DataQualityJobOutputConfig: MonitoringOutputConfigShape
+
     def job_definition(self) -> MonitoringJobDefinitionShape:
         """The same job as an inline MonitoringJobDefinition (what a schedule runs)."""
-        app = self.DataQualityAppSpecification
-        return MonitoringJobDefinitionShape(
-            BaselineConfig=self.DataQualityBaselineConfig,
-            MonitoringInputs=[
-                MonitoringInput.model_validate(self.DataQualityJobInput.model_dump())
-            ],
-            MonitoringOutputConfig=self.DataQualityJobOutputConfig,
-            MonitoringResources=self.JobResources,
-            MonitoringAppSpecification=MonitoringAppSpecificationShape.model_validate(
-                app.model_dump(exclude={"Environment"})
-            ),
-            StoppingCondition=self.StoppingCondition,
-            Environment=dict(app.Environment),
-            NetworkConfig=self.NetworkConfig,
-            RoleArn=self.RoleArn,
+        return _inline(
+            self,
+            self.DataQualityBaselineConfig,
+            self.DataQualityJobInput,
+            self.DataQualityJobOutputConfig,
+            self.DataQualityAppSpecification,
         )
+
+
+def _inline(
+    request: _JobDefinitionRequest,
+    baseline: Shape | None,
+    job_input: MonitoringInput,
+    output: MonitoringOutputConfigShape,
+    app: DataQualityAppSpecificationShape | ModelQualityAppSpecificationShape,
+) -> MonitoringJobDefinitionShape:
+    """A Create*JobDefinitionRequest's job as an inline MonitoringJobDefinition: the app
+    specification's Environment becomes the definition's."""
+    return MonitoringJobDefinitionShape(
+        BaselineConfig=MonitoringBaselineConfig.model_validate(baseline.model_dump())
+        if baseline is not None
+        else None,
+        MonitoringInputs=[MonitoringInput.model_validate(job_input.model_dump())],
+        MonitoringOutputConfig=output,
+        MonitoringResources=request.JobResources,
+        MonitoringAppSpecification=MonitoringAppSpecificationShape.model_validate(
+            app.model_dump(exclude={"Environment"})
+        ),
+        StoppingCondition=request.StoppingCondition,
+        Environment=dict(app.Environment),
+        NetworkConfig=request.NetworkConfig,
+        RoleArn=request.RoleArn,
+    )
+
+
+class ModelQualityBaselineConfigShape(Shape):
+    BaseliningJobName: Name | None = None
+    ConstraintsResource: MonitoringConstraintsResource | None = None
+
+
+class ModelQualityAppSpecificationShape(MonitoringAppSpecificationShape):
+    Environment: EnvironmentMap = Field(default_factory=dict)
+
+
+class ModelQualityJobInputShape(MonitoringInput):
+    """Exactly one of EndpointInput and BatchTransformInput, and GroundTruthS3Input."""
+
+
+class CreateModelQualityJobDefinitionRequest(_JobDefinitionRequest):
+    ModelQualityBaselineConfig: ModelQualityBaselineConfigShape | None = None
+    ModelQualityAppSpecification: ModelQualityAppSpecificationShape = Field(
+        default_factory=ModelQualityAppSpecificationShape
+    )
+    ModelQualityJobInput: ModelQualityJobInputShape
+    ModelQualityJobOutputConfig: MonitoringOutputConfigShape
+
+    def job_definition(self) -> MonitoringJobDefinitionShape:
+        """The same job as an inline MonitoringJobDefinition (what a schedule runs):
+        GroundTruthS3Input stays in the input, ProblemType in the app specification."""
+        return _inline(
+            self,
+            self.ModelQualityBaselineConfig,
+            self.ModelQualityJobInput,
+            self.ModelQualityJobOutputConfig,
+            self.ModelQualityAppSpecification,
+        )
+
+
+class GroundTruthRecordShape(Shape):
+    InferenceId: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The inferenceId of the captured record (else its eventId).",
+    )
+    Label: str | int | float = Field(
+        description="The label, as the CSV text groundTruthData.data holds (numbers allowed)."
+    )
+
+    @field_validator("Label", mode="after")
+    @classmethod
+    def _label_text(cls, value: str | int | float) -> str:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"a label must be a finite number or text, not {value!r}")
+        text = value if isinstance(value, str) else repr(value)
+        if not text.strip() or "\n" in text or "\r" in text:
+            raise ValueError(f"a label must be one non-empty line of text, not {text!r}")
+        return text
+
+
+class PutGroundTruthRequest(Shape):
+    """A batch of labels, written as one file ``{GroundTruthS3Uri}/yyyy/mm/dd/hh/{uuid}.jsonl``
+    for the hour of ``CollectionTime`` (default: now)."""
+
+    GroundTruthS3Uri: Uri
+    Records: list[GroundTruthRecordShape] = Field(min_length=1, max_length=100_000)
+    CollectionTime: str | None = Field(
+        None, description="ISO-8601 time the labels were collected (UTC when no offset)."
+    )

@@ -1,4 +1,5 @@
-"""``sagemaker.model_monitor`` names: DefaultModelMonitor, EndpointInput, schedules.
+"""``sagemaker.model_monitor`` names: DefaultModelMonitor, ModelQualityMonitor, EndpointInput,
+schedules.
 
 The monitoring snippets of SageMaker's documentation run with only the imports
 and the session changed; every call goes to the modelmon server's REST API.
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from modelmon.monitoring.schedule import CronExpressionGenerator
+from modelmon.sdk.alerting import MonitoringAlerts
 from modelmon.sdk.session import ModelmonClientError, Session
 
 __all__ = [
@@ -23,9 +25,11 @@ __all__ = [
     "DatasetFormat",
     "DefaultModelMonitor",
     "EndpointInput",
+    "ModelQualityMonitor",
     "MonitoringDatasetFormat",
     "MonitoringExecution",
     "Statistics",
+    "read_ground_truth_pairs",
 ]
 
 ANALYZER_IMAGE = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
@@ -300,7 +304,7 @@ class MonitoringExecution:
             time.sleep(poll)
 
 
-class DefaultModelMonitor:
+class DefaultModelMonitor(MonitoringAlerts):
     """Data-quality monitoring with the built-in analyzer (SageMaker SDK names)."""
 
     monitoring_type = "DataQuality"
@@ -361,6 +365,28 @@ class DefaultModelMonitor:
         ``baseline_dataset`` is an ``s3://`` URI or a local file/folder (uploaded).
         The job writes statistics.json and constraints.json to ``output_s3_uri``.
         """
+        return self._suggest_baseline(
+            baseline_dataset,
+            dataset_format,
+            {},
+            record_preprocessor_script,
+            post_analytics_processor_script,
+            output_s3_uri,
+            wait,
+            job_name,
+        )
+
+    def _suggest_baseline(
+        self,
+        baseline_dataset: str,
+        dataset_format: dict[str, Any],
+        members: dict[str, Any],
+        record_preprocessor_script: str | None,
+        post_analytics_processor_script: str | None,
+        output_s3_uri: str | None,
+        wait: bool,
+        job_name: str | None,
+    ) -> dict[str, Any]:
         session = self.sagemaker_session
         name = job_name or f"baseline-suggestion-job-{_stamp()}"
         if not baseline_dataset.startswith("s3://"):
@@ -376,6 +402,7 @@ class DefaultModelMonitor:
             "DatasetFormat": dataset_format,
             "OutputS3Uri": output,
             "Environment": self.env,
+            **members,
         }
         for key, value in (
             ("RecordPreprocessorSourceUri", self._upload_script(record_preprocessor_script, "pre")),
@@ -520,20 +547,11 @@ class DefaultModelMonitor:
         data_analysis_end_time: str | None = None,
     ) -> dict[str, Any]:
         """Create a data-quality monitoring schedule on an endpoint or batch transform output."""
-        if (endpoint_input is None) == (batch_transform_input is None):
-            raise ValueError("give exactly one of endpoint_input and batch_transform_input")
-        if isinstance(endpoint_input, str):
-            endpoint_input = EndpointInput(endpoint_input)
-        source = endpoint_input or batch_transform_input
-        assert source is not None
+        source = _one_source(endpoint_input, batch_transform_input)
         name = monitor_schedule_name or f"monitoring-schedule-{_stamp()}"
-        schedule: dict[str, Any] = {
-            "ScheduleExpression": schedule_cron_expression or CronExpressionGenerator.hourly()
-        }
-        if data_analysis_start_time is not None:
-            schedule["DataAnalysisStartTime"] = data_analysis_start_time
-        if data_analysis_end_time is not None:
-            schedule["DataAnalysisEndTime"] = data_analysis_end_time
+        schedule = _schedule_config(
+            schedule_cron_expression, data_analysis_start_time, data_analysis_end_time
+        )
         request = {
             "MonitoringScheduleName": name,
             "MonitoringScheduleConfig": {
@@ -681,3 +699,254 @@ class DefaultModelMonitor:
     def latest_monitoring_violations(self) -> ConstraintViolations | None:
         latest = self._latest()
         return latest.constraint_violations() if latest else None
+
+
+class ModelQualityMonitor(DefaultModelMonitor):
+    """Model-quality monitoring: predictions joined with delayed ground-truth labels
+    (SageMaker SDK ``ModelQualityMonitor``; same constructor as DefaultModelMonitor).
+
+    ``create_monitoring_schedule`` creates a model-quality job definition
+    (``model-quality-job-definition-{time}``) and a schedule that names it, as the
+    SageMaker SDK does; ``delete_monitoring_schedule`` deletes both.
+    """
+
+    monitoring_type = "ModelQuality"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.base_job_name == "default-model-monitor":
+            self.base_job_name = "model-quality-monitor"
+        self.job_definition_name: str | None = None
+
+    def suggest_baseline(  # type: ignore[override]
+        self,
+        baseline_dataset: str,
+        dataset_format: dict[str, Any],
+        problem_type: str,
+        inference_attribute: str | None = None,
+        probability_attribute: str | None = None,
+        ground_truth_attribute: str | None = None,
+        probability_threshold_attribute: float | None = None,
+        post_analytics_processor_script: str | None = None,
+        output_s3_uri: str | None = None,
+        wait: bool = True,
+        logs: bool = True,
+        job_name: str | None = None,
+    ) -> dict[str, Any]:
+        """Compute the model-quality metrics of a dataset holding predictions, probabilities
+        and labels: statistics.json and the suggested constraints.json."""
+        members: dict[str, Any] = {"MonitoringType": "ModelQuality", "ProblemType": problem_type}
+        for key, value in (
+            ("InferenceAttribute", inference_attribute),
+            ("ProbabilityAttribute", probability_attribute),
+            ("GroundTruthAttribute", ground_truth_attribute),
+            ("ProbabilityThresholdAttribute", probability_threshold_attribute),
+        ):
+            if value is not None:
+                members[key] = value
+        return self._suggest_baseline(
+            baseline_dataset,
+            dataset_format,
+            members,
+            None,
+            post_analytics_processor_script,
+            output_s3_uri,
+            wait,
+            job_name,
+        )
+
+    def create_monitoring_schedule(  # type: ignore[override]
+        self,
+        endpoint_input: EndpointInput | str | None = None,
+        ground_truth_input: str | None = None,
+        problem_type: str | None = None,
+        record_preprocessor_script: str | None = None,
+        post_analytics_processor_script: str | None = None,
+        output_s3_uri: str | None = None,
+        constraints: Constraints | str | None = None,
+        monitor_schedule_name: str | None = None,
+        schedule_cron_expression: str | None = None,
+        enable_cloudwatch_metrics: bool = True,
+        batch_transform_input: BatchTransformInput | None = None,
+        data_analysis_start_time: str | None = None,
+        data_analysis_end_time: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a model-quality job definition and a schedule running it."""
+        source = _one_source(endpoint_input, batch_transform_input)
+        if not ground_truth_input:
+            raise ValueError(
+                "ground_truth_input (the S3 URI of the ground-truth labels) is required"
+            )
+        if not problem_type:
+            raise ValueError(
+                "problem_type is required: BinaryClassification, MulticlassClassification or "
+                "Regression"
+            )
+        session = self.sagemaker_session
+        stamp = _stamp()
+        name = monitor_schedule_name or f"monitoring-schedule-{stamp}"
+        definition_name = f"model-quality-job-definition-{stamp}"
+        inline = self._job_definition(
+            source._to_request_dict(),
+            output_s3_uri,
+            None,
+            constraints,
+            record_preprocessor_script,
+            post_analytics_processor_script,
+            enable_cloudwatch_metrics,
+            name,
+        )
+        request = _model_quality_definition(
+            definition_name, inline, ground_truth_input, problem_type
+        )
+        session.call("POST", "/api/model-quality-job-definitions", json=request)
+        schedule = _schedule_config(
+            schedule_cron_expression, data_analysis_start_time, data_analysis_end_time
+        )
+        try:
+            response = session.call(
+                "POST",
+                "/api/monitoring-schedules",
+                json={
+                    "MonitoringScheduleName": name,
+                    "MonitoringScheduleConfig": {
+                        "ScheduleConfig": schedule,
+                        "MonitoringJobDefinitionName": definition_name,
+                        "MonitoringType": self.monitoring_type,
+                    },
+                    "Tags": self.tags,
+                },
+            )
+        except ModelmonClientError:
+            session.call("DELETE", f"/api/model-quality-job-definitions/{definition_name}")
+            raise
+        self.monitoring_schedule_name = name
+        self.job_definition_name = definition_name
+        return response
+
+    def update_monitoring_schedule(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Not supported for model quality: delete the schedule and create a new one."""
+        raise NotImplementedError(
+            "update_monitoring_schedule is not supported for model quality yet: delete the "
+            "schedule and create it again"
+        )
+
+    def describe_job_definition(self) -> dict[str, Any]:
+        """DescribeModelQualityJobDefinition of this monitor's schedule."""
+        if self.job_definition_name is None:
+            raise ValueError("no job definition: call create_monitoring_schedule first")
+        return self.sagemaker_session.call(
+            "GET", f"/api/model-quality-job-definitions/{self.job_definition_name}"
+        )
+
+    def delete_monitoring_schedule(self) -> None:
+        """Delete the schedule, then its job definition."""
+        super().delete_monitoring_schedule()
+        if self.job_definition_name is not None:
+            self.sagemaker_session.call(
+                "DELETE", f"/api/model-quality-job-definitions/{self.job_definition_name}"
+            )
+            self.job_definition_name = None
+
+
+def _one_source(
+    endpoint_input: EndpointInput | str | None, batch_transform_input: BatchTransformInput | None
+) -> EndpointInput | BatchTransformInput:
+    """The one input of a schedule (an endpoint name stands for its EndpointInput)."""
+    if (endpoint_input is None) == (batch_transform_input is None):
+        raise ValueError("give exactly one of endpoint_input and batch_transform_input")
+    if isinstance(endpoint_input, str):
+        return EndpointInput(endpoint_input)
+    source = endpoint_input or batch_transform_input
+    assert source is not None
+    return source
+
+
+def _schedule_config(expression: str | None, start: str | None, end: str | None) -> dict[str, Any]:
+    """A ScheduleConfig (hourly when no expression is given)."""
+    schedule: dict[str, Any] = {
+        "ScheduleExpression": expression or CronExpressionGenerator.hourly()
+    }
+    if start is not None:
+        schedule["DataAnalysisStartTime"] = start
+    if end is not None:
+        schedule["DataAnalysisEndTime"] = end
+    return schedule
+
+
+def _model_quality_definition(
+    name: str, inline: dict[str, Any], ground_truth_input: str, problem_type: str
+) -> dict[str, Any]:
+    """A CreateModelQualityJobDefinition request from an inline MonitoringJobDefinition."""
+    app = dict(inline["MonitoringAppSpecification"])
+    app["ProblemType"] = problem_type
+    app["Environment"] = inline.get("Environment", {})
+    request: dict[str, Any] = {
+        "JobDefinitionName": name,
+        "ModelQualityAppSpecification": app,
+        "ModelQualityJobInput": {
+            **inline["MonitoringInputs"][0],
+            "GroundTruthS3Input": {"S3Uri": ground_truth_input},
+        },
+        "ModelQualityJobOutputConfig": inline["MonitoringOutputConfig"],
+        "JobResources": inline["MonitoringResources"],
+    }
+    constraints = (inline.get("BaselineConfig") or {}).get("ConstraintsResource")
+    if constraints is not None:
+        request["ModelQualityBaselineConfig"] = {"ConstraintsResource": constraints}
+    for member in ("StoppingCondition", "RoleArn"):
+        if member in inline:
+            request[member] = inline[member]
+    return request
+
+
+_ID_NAMES = ("inference_id", "inferenceid", "event_id", "eventid", "id")
+
+
+def read_ground_truth_pairs(path: str | Path) -> list[tuple[str, str]]:
+    """(inference id, label) pairs of a local file: CSV ``id,label`` rows (a header row whose
+    first cell is ``inference_id``/``id``... is skipped) or JSON Lines objects with
+    ``inference_id`` (or ``inferenceId``, ``InferenceId``) and ``label`` (or ``Label``).
+    A bad line raises ValueError naming the file and line."""
+    import csv
+
+    source = Path(path)
+    text = source.read_text(encoding="utf-8")
+    pairs: list[tuple[str, str]] = []
+    if source.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{source}:{number}: not JSON ({err.msg})") from None
+            ident = _first(item, ("inference_id", "inferenceId", "InferenceId"))
+            label = _first(item, ("label", "Label"))
+            if ident is None or label is None:
+                raise ValueError(
+                    f"{source}:{number}: expected an object with inference_id and label, "
+                    f"got {line.strip()[:80]!r}"
+                )
+            pairs.append((str(ident), str(label)))
+        return pairs
+    for number, row in enumerate(csv.reader(text.splitlines()), 1):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        if number == 1 and row[0].strip().lower() in _ID_NAMES:
+            continue
+        if len(row) != 2 or not row[0].strip() or not row[1].strip():
+            raise ValueError(
+                f"{source}:{number}: expected two columns 'inference_id,label', got {row!r}"
+            )
+        pairs.append((row[0].strip(), row[1].strip()))
+    return pairs
+
+
+def _first(item: Any, keys: tuple[str, ...]) -> Any:
+    if not isinstance(item, dict):
+        return None
+    for key in keys:
+        if item.get(key) is not None:
+            return item[key]
+    return None
