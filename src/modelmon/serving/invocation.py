@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from bisect import bisect_left
 from typing import Any
 
 import anyio.to_thread
@@ -25,6 +26,9 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # 6 MB, SageMaker's InvokeEndpoint limit
 _INFERENCE_ID = re.compile(r"^[\x20-\x7e]{1,64}$")
 _CUSTOM_ATTRIBUTES = re.compile(r"^[\x20-\x7e]{0,1024}$")
 _TARGET_VARIANT = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# upper bounds (seconds) of the latency histogram buckets /metrics exposes
+LATENCY_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UNKNOWN_ENDPOINT = "(unknown)"
 
 
 def aws_error(status: int, code: str, message: str, **members: Any) -> Response:
@@ -56,9 +60,34 @@ class Invoker:
         self.host = host
         self.writer = writer
         self.account_id = account_id
+        # per endpoint: [requests, errors, latency sum, bucket counts...]; plain numbers
+        # updated on the event loop's thread, read by /metrics at scrape time
+        self.counters: dict[str, list[Any]] = {}
+
+    def stats(self) -> dict[str, tuple[int, int, float, list[int]]]:
+        """Per endpoint: (requests, answers >= 400, latency seconds sum, counts per
+        :data:`LATENCY_BOUNDS` bucket, the last one above every bound)."""
+        return {name: (c[0], c[1], c[2], list(c[3:])) for name, c in list(self.counters.items())}
 
     async def handle(self, request: Request) -> Response:
-        """Answer one InvokeEndpoint request."""
+        """Answer one InvokeEndpoint request, counted per endpoint (requests, errors, latency)."""
+        started = time.perf_counter()
+        response = await self._invoke(request)
+        elapsed = time.perf_counter() - started
+        name = request.path_params["name"]
+        counts = self.counters.get(name)
+        if counts is None:
+            if name not in self.host.endpoints:
+                name = UNKNOWN_ENDPOINT  # no series per made-up name
+            counts = self.counters.setdefault(name, [0, 0, 0.0] + [0] * (len(LATENCY_BOUNDS) + 1))
+        counts[0] += 1
+        if response.status_code >= 400:
+            counts[1] += 1
+        counts[2] += elapsed
+        counts[3 + bisect_left(LATENCY_BOUNDS, elapsed)] += 1
+        return response
+
+    async def _invoke(self, request: Request) -> Response:
         name = request.path_params["name"]
         endpoint = self.host.endpoints.get(name)
         if endpoint is None:
