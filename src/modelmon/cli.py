@@ -281,6 +281,34 @@ def capture_command(
             typer.echo(text.rstrip("\n"))  # records as they are: no wrapping, no markup
 
 
+@app.command("ground-truth")
+def ground_truth_command(
+    file: Annotated[
+        Path, typer.Argument(help="CSV rows 'inference_id,label' or JSON Lines objects.")
+    ],
+    uri: Annotated[
+        str, typer.Option("--uri", help="The GroundTruthS3Input URI, e.g. s3://bucket/gt.")
+    ],
+    collection_time: Annotated[
+        str | None,
+        typer.Option("--collection-time", help="ISO-8601 time the labels were collected."),
+    ] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Upload ground-truth labels: one file {uri}/yyyy/mm/dd/hh/{uuid}.jsonl of the hour."""
+    from modelmon.sdk.model_monitor import read_ground_truth_pairs
+
+    try:
+        pairs = read_ground_truth_pairs(file)
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise _fail(err) from None
+    if not pairs:
+        raise _fail(f"{file}: no labels")
+    with _session(url) as session:
+        written = _client_call(lambda: session.upload_ground_truth(pairs, uri, collection_time))
+    console.print(f"{len(pairs)} label(s) → {written['Uri']}", highlight=False)
+
+
 @app.command("transform")
 def transform_command(
     model: Annotated[str, typer.Option("--model", help="The model's name (on the server).")],
@@ -433,6 +461,122 @@ def transform_jobs_command(
     console.print(table)
 
 
+@app.command("worker")
+def worker_command(
+    data_dir: Annotated[
+        Path,
+        typer.Option(
+            "--data-dir",
+            envvar="MODELMON_DATA_DIR",
+            help="The data directory (database, objects) of the server it works for.",
+        ),
+    ] = Path("modelmon-data"),
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Run asynchronous inference workers alone (same database and objects as `modelmon serve`;
+    set MODELMON_ASYNC_WORKERS=off there to leave the queue to workers like this one).
+
+    Each worker process serves the async endpoints' models and takes at most
+    MaxConcurrentInvocationsPerInstance requests per endpoint at once. SIGTERM/SIGINT:
+    no new requests; those in flight get 30 s, the rest go back to the queue.
+    """
+    import logging
+    import signal
+    import threading
+
+    from modelmon.alerting.topics import Topics
+    from modelmon.config import Settings
+    from modelmon.serving.async_worker import AsyncWorker, run_worker
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        settings = Settings(data_dir=data_dir)
+    except ValueError as err:
+        raise _fail(err) from None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+
+    def make_publish(db: Any) -> Callable[[str, str, str], object]:
+        topics = Topics(db, settings)
+        return lambda arn, message, key: topics.publish(arn, message, dedupe_key=key)
+
+    def started(worker: AsyncWorker) -> None:
+        console.print(
+            f"asynchronous inference worker {worker.instance_id} on {settings.database_url}",
+            highlight=False,
+        )
+
+    try:
+        run_worker(settings, stop, make_publish=make_publish, on_started=started)
+    except (ModelmonError, ValueError) as err:
+        raise _fail(err) from None
+
+
+@app.command("invoke-async")
+def invoke_async_command(
+    endpoint: Annotated[str, typer.Argument(help="Endpoint name (with an AsyncInferenceConfig).")],
+    input_uri: Annotated[str, typer.Option("--input", help="s3:// URI of the request payload.")],
+    content_type: Annotated[
+        str | None, typer.Option("--content-type", help="Content-Type of the payload.")
+    ] = None,
+    accept: Annotated[str | None, typer.Option("--accept", help="Accept of the request.")] = None,
+    inference_id: Annotated[
+        str | None, typer.Option("--inference-id", help="Default: a new UUID.")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait for the result and print it (exit 1 on failure).")
+    ] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait at most.")] = 900,
+    url: UrlOpt = None,
+) -> None:
+    """Queue an asynchronous request (InvokeEndpointAsync); prints the output and failure
+    locations, or with --wait the result."""
+    import math
+    import sys
+
+    from modelmon.sdk import AsyncInferenceModelError, PollingTimeoutError, Predictor, WaiterConfig
+
+    with _session(url) as session:
+        answer = _client_call(
+            lambda: session.invoke_endpoint_async(
+                EndpointName=endpoint,
+                InputLocation=input_uri,
+                ContentType=content_type,
+                Accept=accept,
+                InferenceId=inference_id,
+            )
+        )
+        (errors if wait else console).print(  # with --wait, stdout is the result alone
+            f"inference {answer['InferenceId']} queued\n"
+            f"  output:  {answer['OutputLocation']}\n  failure: {answer['FailureLocation']}",
+            highlight=False,
+            markup=False,
+        )
+        if not wait:
+            return
+        from modelmon.sdk.async_inference import AsyncInferenceResponse, AsyncPredictor
+
+        response = AsyncInferenceResponse(
+            AsyncPredictor(Predictor(endpoint, session)),
+            answer["OutputLocation"],
+            answer["FailureLocation"],
+            answer["InferenceId"],
+        )
+        delay = 0.2
+        waiter = WaiterConfig(max_attempts=max(1, math.ceil(timeout / delay)), delay=delay)
+        try:
+            result = _client_call(lambda: response.get_result(waiter))
+        except (AsyncInferenceModelError, PollingTimeoutError) as err:
+            raise _fail(err) from None
+        sys.stdout.buffer.write(result)
+        if not result.endswith(b"\n"):
+            sys.stdout.buffer.write(b"\n")
+
+
 @app.command("scheduler")
 def scheduler_command(
     data_dir: Annotated[
@@ -455,6 +599,7 @@ def scheduler_command(
     import signal
     import threading
 
+    from modelmon.alerting import Alerting
     from modelmon.config import Settings
     from modelmon.db import Database
     from modelmon.monitoring.registry import Monitoring
@@ -471,7 +616,15 @@ def scheduler_command(
         settings.prepare()
         db = Database(settings.database_url)
         hosting = Hosting(db, settings)
-        scheduler = Scheduler(db, settings, Monitoring(db, settings, hosting), Runner())
+        # metrics and alarms of each ended execution; the server's worker sends notifications
+        alerting = Alerting(db, settings, deliver=False)
+        scheduler = Scheduler(
+            db,
+            settings,
+            Monitoring(db, settings, hosting),
+            Runner(),
+            on_finished=alerting.on_finished,
+        )
     except (ModelmonError, ValueError) as err:
         raise _fail(err) from None
     stop = threading.Event()
@@ -605,6 +758,311 @@ def execution_logs_command(
                 message = response.text
             raise _fail(message)
         console.print(response.text.rstrip("\n"), highlight=False, markup=False)
+
+
+# -- metrics, alarms, topics (modelmon.alerting) -----------------------------------------------
+
+metrics_app = typer.Typer(help="Metric series: list them, chart one.", no_args_is_help=True)
+topics_app = typer.Typer(help="Notification topics and their subscriptions.", no_args_is_help=True)
+app.add_typer(metrics_app, name="metrics")
+app.add_typer(topics_app, name="topics")
+
+DimensionOpt = Annotated[
+    list[str] | None,
+    typer.Option("--dimension", "-D", help="Name=Value (repeatable; Name alone: any value)."),
+]
+NamespaceOpt = Annotated[str | None, typer.Option("--namespace", help="Metric namespace.")]
+
+
+def _dimension_pairs(items: list[str] | None, *, exact: bool) -> list[dict[str, str]]:
+    out = []
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not name or (exact and not sep):
+            raise _fail(f"--dimension {item!r}: expected Name=Value")
+        out.append({"Name": name, **({"Value": value} if sep else {})})
+    return out
+
+
+@metrics_app.command("list")
+def metrics_list_command(
+    namespace: NamespaceOpt = None,
+    name: Annotated[str | None, typer.Option("--name", help="Metric name.")] = None,
+    dimension: DimensionOpt = None,
+    url: UrlOpt = None,
+) -> None:
+    """List stored metric series with their latest value."""
+    from rich.table import Table
+
+    from modelmon.sdk import CloudWatch
+
+    dims = _dimension_pairs(dimension, exact=False)
+    with _session(url) as session:
+        client = CloudWatch(session)
+        found: list[dict[str, Any]] = []
+        token = None
+        while True:
+            page = _client_call(
+                lambda token=token: client.list_metrics(namespace, name, dims, token)
+            )
+            found += page["Metrics"]
+            token = page.get("NextToken")
+            if not token:
+                break
+    table = Table(title=f"Metrics ({len(found)})")
+    for column in ("namespace", "metric", "dimensions", "latest", "at"):
+        table.add_column(column, overflow="fold")
+    for m in found:
+        table.add_row(
+            m["Namespace"],
+            m["MetricName"],
+            ", ".join(f"{d['Name']}={d['Value']}" for d in m["Dimensions"]),
+            f"{m['LastValue']:.6g}" if m.get("LastValue") is not None else "-",
+            _short_time(m.get("LastTimestamp") or "-"),
+        )
+    console.print(table)
+
+
+@metrics_app.command("show")
+def metrics_show_command(
+    name: Annotated[str, typer.Argument(help="Metric name, e.g. feature_baseline_drift_x.")],
+    namespace: Annotated[
+        str, typer.Option("--namespace", help="Metric namespace.")
+    ] = "aws/sagemaker/Endpoints/data-metrics",
+    dimension: DimensionOpt = None,
+    since: Annotated[str, typer.Option("--since", help="How far back: 30m, 24h, 7d...")] = "24h",
+    period: Annotated[
+        int | None, typer.Option("--period", help="Seconds per column (default: fits 60).")
+    ] = None,
+    statistic: Annotated[
+        str, typer.Option("--statistic", help="Average, Sum, Minimum, Maximum, SampleCount.")
+    ] = "Average",
+    height: Annotated[int, typer.Option("--height", help="Chart rows.")] = 8,
+    url: UrlOpt = None,
+) -> None:
+    """Chart one metric series in the terminal (one column per period)."""
+    import datetime as dt
+
+    from modelmon.alerting.chart import auto_period, parse_duration, render_chart
+    from modelmon.alerting.metrics import bucket_start
+    from modelmon.sdk import CloudWatch
+
+    try:
+        span = parse_duration(since)
+    except ValueError as err:
+        raise _fail(f"--since: {err}") from None
+    seconds = period or auto_period(span, 60)
+    end = bucket_start(dt.datetime.now(dt.UTC), seconds) + dt.timedelta(seconds=seconds)
+    start = bucket_start(end - span, seconds)
+    dims = _dimension_pairs(dimension, exact=True)
+    with _session(url) as session:
+        answer = _client_call(
+            lambda: CloudWatch(session).get_metric_statistics(
+                namespace, name, start, end, seconds, [statistic], dims
+            )
+        )
+    points = [
+        (dt.datetime.fromisoformat(p["Timestamp"].replace("Z", "+00:00")), p[statistic])
+        for p in answer["Datapoints"]
+    ]
+    shown = ", ".join(f"{d['Name']}={d['Value']}" for d in dims)
+    console.print(
+        f"{name} {statistic} per {seconds}s{f' ({shown})' if shown else ''}, "
+        f"{len(points)} period(s) with data",
+        highlight=False,
+    )
+    for line in render_chart(points, start, end, seconds, height=height):
+        console.print(line, highlight=False, markup=False)
+    if points:
+        last_time, last_value = points[-1]
+        console.print(f"latest {last_value:.6g} at {last_time:%Y-%m-%d %H:%M:%S}Z", highlight=False)
+
+
+@app.command("alarms")
+def alarms_command(
+    state: Annotated[
+        str | None, typer.Option("--state", help="Only OK, ALARM or INSUFFICIENT_DATA.")
+    ] = None,
+    history: Annotated[
+        str | None, typer.Option("--history", help="Show this alarm's history instead.")
+    ] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Alarms (and monitoring alerts) with their state, or one alarm's history."""
+    from rich.table import Table
+
+    from modelmon.sdk import CloudWatch
+
+    styles = {"ALARM": "bold red", "OK": "green", "INSUFFICIENT_DATA": "yellow"}
+    with _session(url) as session:
+        client = CloudWatch(session)
+        if history:
+            items = _client_call(lambda: client.describe_alarm_history(history))
+            table = Table(title=f"History of {history}")
+            for column in ("time", "type", "summary"):
+                table.add_column(column, overflow="fold")
+            for item in items["AlarmHistoryItems"]:
+                table.add_row(
+                    _short_time(item["Timestamp"]), item["HistoryItemType"], item["HistorySummary"]
+                )
+            console.print(table)
+            return
+        alarms: list[dict[str, Any]] = []
+        token = None
+        while True:
+            page = _client_call(
+                lambda token=token: client.describe_alarms(StateValue=state, NextToken=token)
+            )
+            alarms += page["MetricAlarms"]
+            token = page.get("NextToken")
+            if not token:
+                break
+    table = Table(title=f"Alarms ({len(alarms)})")
+    table.add_column("name", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    for column in ("metric", "condition", "since", "reason"):
+        table.add_column(column, overflow="fold")
+    ops = {
+        "GreaterThanThreshold": ">",
+        "GreaterThanOrEqualToThreshold": ">=",
+        "LessThanThreshold": "<",
+        "LessThanOrEqualToThreshold": "<=",
+    }
+    for a in alarms:
+        dims = ", ".join(f"{d['Name']}={d['Value']}" for d in a["Dimensions"])
+        table.add_row(
+            a["AlarmName"],
+            f"[{styles.get(a['StateValue'], '')}]{a['StateValue']}[/]",
+            f"{a['MetricName']}{f' ({dims})' if dims else ''}",
+            f"{a['Statistic']} {ops[a['ComparisonOperator']]} {a['Threshold']:g} for "
+            f"{a['DatapointsToAlarm']}/{a['EvaluationPeriods']} x {a['Period']}s",
+            _short_time(a["StateUpdatedTimestamp"]),
+            a["StateReason"],
+        )
+    console.print(table)
+
+
+@topics_app.command("list")
+def topics_list_command(url: UrlOpt = None) -> None:
+    """Topics with their subscriptions."""
+    from rich.table import Table
+
+    with _session(url) as session:
+        topics = _client_call(lambda: session.call("GET", "/api/topics"))["Topics"]
+        table = Table(title=f"Topics ({len(topics)})")
+        for column in ("topic", "subscriptions"):
+            table.add_column(column, overflow="fold")
+        for t in topics:
+            subs = _client_call(
+                lambda t=t: session.call(
+                    "GET", "/api/subscriptions", params={"TopicArn": t["TopicArn"]}
+                )
+            )["Subscriptions"]
+            table.add_row(
+                t["TopicArn"],
+                "\n".join(
+                    f"{s['Protocol']} {s['Endpoint']}{' (signed)' if s['Signed'] else ''}"
+                    for s in subs
+                )
+                or "-",
+            )
+    console.print(table)
+
+
+@topics_app.command("create")
+def topics_create_command(
+    name: Annotated[str, typer.Argument(help="Topic name (letters, digits, - and _).")],
+    url: UrlOpt = None,
+) -> None:
+    """Create a topic (or answer the existing one's ARN)."""
+    from modelmon.sdk import SNS
+
+    with _session(url) as session:
+        arn = _client_call(lambda: SNS(session).create_topic(Name=name))["TopicArn"]
+    console.print(arn, highlight=False)
+
+
+@topics_app.command("delete")
+def topics_delete_command(
+    topic: Annotated[str, typer.Argument(help="Topic ARN or name.")], url: UrlOpt = None
+) -> None:
+    """Delete a topic and its subscriptions."""
+    from modelmon.sdk import SNS
+
+    with _session(url) as session:
+        _client_call(lambda: SNS(session).delete_topic(topic))
+
+
+@topics_app.command("subscribe")
+def topics_subscribe_command(
+    topic: Annotated[str, typer.Argument(help="Topic ARN or name.")],
+    endpoint: Annotated[str, typer.Argument(help="http(s) URL or email address.")],
+    secret: Annotated[
+        str | None, typer.Option("--secret", help="Sign bodies (X-Modelmon-Signature).")
+    ] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Subscribe a webhook URL (or an email address, with SMTP configured)."""
+    from modelmon.sdk import SNS
+
+    protocol = "email" if "@" in endpoint and "://" not in endpoint else endpoint.split(":", 1)[0]
+    with _session(url) as session:
+        answer = _client_call(
+            lambda: SNS(session).subscribe(topic, protocol, endpoint, Secret=secret)
+        )
+    console.print(answer["SubscriptionArn"], highlight=False)
+
+
+@topics_app.command("unsubscribe")
+def topics_unsubscribe_command(
+    subscription: Annotated[str, typer.Argument(help="Subscription ARN.")], url: UrlOpt = None
+) -> None:
+    """Remove a subscription."""
+    from modelmon.sdk import SNS
+
+    with _session(url) as session:
+        _client_call(lambda: SNS(session).unsubscribe(subscription))
+
+
+@topics_app.command("publish")
+def topics_publish_command(
+    topic: Annotated[str, typer.Argument(help="Topic ARN or name.")],
+    message: Annotated[str, typer.Argument(help="The message.")],
+    subject: Annotated[str | None, typer.Option("--subject")] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Publish a message (delivered in the background); prints its id."""
+    from modelmon.sdk import SNS
+
+    with _session(url) as session:
+        answer = _client_call(lambda: SNS(session).publish(topic, message, Subject=subject))
+    console.print(answer["MessageId"], highlight=False)
+
+
+@topics_app.command("deliveries")
+def topics_deliveries_command(
+    topic: Annotated[str | None, typer.Option("--topic", help="Only this topic's.")] = None,
+    message: Annotated[str | None, typer.Option("--message", help="Only this message's.")] = None,
+    url: UrlOpt = None,
+) -> None:
+    """Deliveries (newest first) with their attempts."""
+    from rich.table import Table
+
+    from modelmon.sdk import SNS
+
+    with _session(url) as session:
+        found = _client_call(lambda: SNS(session).list_deliveries(message, topic))["Deliveries"]
+    table = Table(title=f"Deliveries ({len(found)})")
+    for column in ("message", "endpoint", "status", "attempts", "last error"):
+        table.add_column(column, overflow="fold")
+    for d in found:
+        attempts = ", ".join(
+            f"{a['StatusCode'] or 'error'} {a['DurationMs']:.0f}ms" for a in d["Attempts"]
+        )
+        table.add_row(
+            d["MessageId"], d["Endpoint"], d["Status"], attempts or "-", d.get("LastError") or ""
+        )
+    console.print(table)
 
 
 def main() -> None:

@@ -62,6 +62,13 @@ class Settings:
             not in ("off", "0", "false", "no")
         )
     )
+    # asynchronous inference workers inside `modelmon serve` (off: run `modelmon worker`)
+    async_workers: bool = field(
+        default_factory=lambda: (
+            os.environ.get("MODELMON_ASYNC_WORKERS", "on").strip().lower()
+            not in ("off", "0", "false", "no")
+        )
+    )
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()

@@ -2,9 +2,11 @@
 
 One process serves the REST API (``/api``, OpenAPI at ``/docs``), SageMaker's
 control-plane wire protocol (``POST /``), the runtime
-(``/endpoints/{name}/invocations``), and runs the host's reconcile loop, the
-capture writer, the batch transform runner and the monitoring scheduler
-(unless ``MODELMON_SCHEDULER=off``: then ``modelmon scheduler`` runs it).
+(``/endpoints/{name}/invocations`` and ``/async-invocations``), and runs the
+host's reconcile loop, the capture writer, the batch transform runner, the
+monitoring scheduler (unless ``MODELMON_SCHEDULER=off``: then ``modelmon
+scheduler`` runs it) and the asynchronous inference workers (unless
+``MODELMON_ASYNC_WORKERS=off``: then ``modelmon worker`` runs them).
 Stopping it (SIGTERM/SIGINT) finishes requests in flight, publishes every
 captured record, pauses transform jobs after their current payload (they
 resume at the next start) and gives running monitoring executions
@@ -17,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -25,7 +28,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import modelmon
-from modelmon.api import awsjson, errors, rest
+from modelmon.alerting import Alerting, Exposition
+from modelmon.api import alerting_routes, awsjson, errors, rest
 from modelmon.config import Settings
 from modelmon.db import Database
 from modelmon.errors import ModelmonError
@@ -33,9 +37,12 @@ from modelmon.monitoring.baselining import BaseliningJobs
 from modelmon.monitoring.registry import Monitoring
 from modelmon.monitoring.runner import Runner
 from modelmon.monitoring.scheduler import Scheduler
+from modelmon.serving.async_invocation import AsyncInvoker
+from modelmon.serving.async_queue import AsyncQueue
+from modelmon.serving.async_worker import AsyncWorker
 from modelmon.serving.capture import CaptureWriter
 from modelmon.serving.host import Host
-from modelmon.serving.invocation import Invoker
+from modelmon.serving.invocation import LATENCY_BOUNDS, Invoker
 from modelmon.serving.registry import Hosting
 from modelmon.serving.transform import TransformJobs, TransformRunner
 
@@ -60,14 +67,45 @@ class Services:
             disk_threshold=settings.capture_disk_threshold,
         )
         self.invoker = Invoker(self.host, self.capture, settings.account_id)
+        self.async_queue = AsyncQueue(self.db)
+        self.async_worker: AsyncWorker | None = None
+        if settings.async_workers:
+            self.async_worker = AsyncWorker(
+                self.async_queue,
+                lambda: self.host.endpoints,
+                region=settings.region,
+                writer=self.capture,
+                publish=lambda arn, message, key: self.alerting.publish(
+                    arn, message, dedupe_key=key
+                ),
+            )
+        self.async_invoker = AsyncInvoker(
+            self.host,
+            self.async_queue,
+            settings.account_id,
+            on_queued=self.async_worker.wake if self.async_worker is not None else None,
+        )
         self.transform_runner = TransformRunner(self.db, settings, self.hosting)
         self.transforms = TransformJobs(self.db, settings, self.hosting, self.transform_runner)
         self.scheduler: Scheduler | None = None
         self.monitoring = Monitoring(self.db, settings, self.hosting, on_change=self.wake_scheduler)
         runner = Runner()
+        # metrics, alarms, topics; ``self.alerting.publish`` is the notification callable
+        self.alerting = Alerting(self.db, settings)
         if settings.scheduler:
-            self.scheduler = Scheduler(self.db, settings, self.monitoring, runner)
+            self.scheduler = Scheduler(
+                self.db, settings, self.monitoring, runner, on_finished=self.alerting.on_finished
+            )
         self.baselining = BaseliningJobs(self.db, settings, runner)
+        self.exposition = Exposition(
+            self.db,
+            self.alerting.metrics,
+            invocation_stats=self.invoker.stats,
+            latency_bounds=LATENCY_BOUNDS,
+            capture_counters=self.capture.counters,
+            delivery_counters=self.alerting.worker.counters if self.alerting.worker else None,
+        )
+        self.exposition.add_source("async_queue", self.async_queue.stats)
 
     def wake_scheduler(self) -> None:
         """Ask the scheduler to tick now (a NOW run to start, an execution to stop)."""
@@ -101,8 +139,11 @@ class Services:
         await anyio.to_thread.run_sync(self.transform_runner.start)  # resume transform jobs
         await anyio.to_thread.run_sync(self.baselining.recover)
         task = asyncio.create_task(self.reconcile_forever())
+        await anyio.to_thread.run_sync(self.alerting.start)  # pending deliveries resume
         if self.scheduler is not None:
             self.scheduler.start()
+        if self.async_worker is not None:
+            self.async_worker.start()
         try:
             yield
         finally:
@@ -110,9 +151,12 @@ class Services:
             await asyncio.gather(task, return_exceptions=True)
             if self.scheduler is not None:
                 await anyio.to_thread.run_sync(self.scheduler.stop)
+            if self.async_worker is not None:
+                await anyio.to_thread.run_sync(self.async_worker.stop)
             await anyio.to_thread.run_sync(self.transform_runner.shutdown)
             await anyio.to_thread.run_sync(self.baselining.shutdown)
             await anyio.to_thread.run_sync(self.capture.stop)
+            await anyio.to_thread.run_sync(self.alerting.stop)
             self.db.dispose()
 
 
@@ -137,14 +181,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.monitoring = services.monitoring
     app.state.baselining = services.baselining
     app.state.capture_writer = services.capture
+    app.state.alerting = services.alerting
+    app.state.exposition = services.exposition
     app.add_exception_handler(ModelmonError, errors.modelmon_error)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     # the invocation hot path is a plain Starlette route, first in the table
     app.router.routes.insert(
         0, Route("/endpoints/{name}/invocations", services.invoker.handle, methods=["POST"])
     )
-    app.router.routes.insert(1, Route("/", awsjson.dispatch, methods=["POST"]))
+    app.router.routes.insert(
+        1,
+        Route(
+            "/endpoints/{name}/async-invocations", services.async_invoker.handle, methods=["POST"]
+        ),
+    )
+    app.router.routes.insert(2, Route("/", awsjson.dispatch, methods=["POST"]))
     app.include_router(rest.router)
+    app.include_router(alerting_routes.router)
+
+    @app.get("/api/async-queue", tags=["async inference"])
+    def async_queue_stats() -> list[dict[str, Any]]:
+        """Per endpoint: queued async requests, requests in flight, oldest request's age (s)."""
+        return services.async_queue.stats()
 
     @app.get("/ping", tags=["health"])
     def ping() -> JSONResponse:

@@ -20,6 +20,7 @@ from modelmon.api.errors import aws_code
 from modelmon.errors import InputError, ModelmonError
 from modelmon.monitoring.shapes import (
     CreateDataQualityJobDefinitionRequest,
+    CreateModelQualityJobDefinitionRequest,
     CreateMonitoringScheduleRequest,
     UpdateMonitoringScheduleRequest,
 )
@@ -86,6 +87,31 @@ CREATED = ("CreationTimeBefore", "CreationTimeAfter")
 MODIFIED = ("LastModifiedTimeBefore", "LastModifiedTimeAfter")
 
 OPERATIONS: dict[str, Operation] = {
+    # monitoring alerts (modelmon.alerting)
+    "ListMonitoringAlerts": _members(
+        "list_monitoring_alerts",
+        "MonitoringScheduleName",
+        "NextToken",
+        "MaxResults",
+        service="alerting",
+    ),
+    "UpdateMonitoringAlert": _members(
+        "update_monitoring_alert",
+        "MonitoringScheduleName",
+        "MonitoringAlertName",
+        "DatapointsToAlert",
+        "EvaluationPeriod",
+        service="alerting",
+    ),
+    "ListMonitoringAlertHistory": _members(
+        "list_monitoring_alert_history",
+        "MonitoringScheduleName",
+        "MonitoringAlertName",
+        "StatusEquals",
+        *CREATED,
+        *LIST_PAGES,
+        service="alerting",
+    ),
     "CreateModel": lambda s, b: s.hosting.create_model(parse(CreateModelRequest, b)),
     "DescribeModel": _named("describe_model", "ModelName"),
     "DeleteModel": _named("delete_model", "ModelName"),
@@ -166,6 +192,24 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "ListDataQualityJobDefinitions": _members(
         "list_data_quality_job_definitions",
+        "EndpointName",
+        "NameContains",
+        *CREATED,
+        *LIST_PAGES,
+    ),
+    "CreateModelQualityJobDefinition": lambda s, b: (
+        s.monitoring.create_model_quality_job_definition(
+            parse(CreateModelQualityJobDefinitionRequest, b)
+        )
+    ),
+    "DescribeModelQualityJobDefinition": _named(
+        "describe_model_quality_job_definition", "JobDefinitionName", service="monitoring"
+    ),
+    "DeleteModelQualityJobDefinition": _named(
+        "delete_model_quality_job_definition", "JobDefinitionName", service="monitoring"
+    ),
+    "ListModelQualityJobDefinitions": _members(
+        "list_model_quality_job_definitions",
         "EndpointName",
         "NameContains",
         *CREATED,

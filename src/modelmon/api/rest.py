@@ -18,7 +18,9 @@ from modelmon.monitoring.baselining import BaseliningJobs, CreateBaseliningJobRe
 from modelmon.monitoring.registry import Monitoring
 from modelmon.monitoring.shapes import (
     CreateDataQualityJobDefinitionRequest,
+    CreateModelQualityJobDefinitionRequest,
     CreateMonitoringScheduleRequest,
+    PutGroundTruthRequest,
     UpdateMonitoringScheduleBody,
     UpdateMonitoringScheduleRequest,
 )
@@ -438,6 +440,61 @@ def delete_data_quality_job_definition(request: Request, name: str) -> Response:
     """DeleteDataQualityJobDefinition (refused while a schedule uses it)."""
     _monitoring(request).delete_data_quality_job_definition(name)
     return Response(status_code=204)
+
+
+@router.post("/model-quality-job-definitions", status_code=201, tags=["job definitions"])
+def create_model_quality_job_definition(
+    request: Request, body: CreateModelQualityJobDefinitionRequest
+) -> dict[str, Any]:
+    """CreateModelQualityJobDefinition: ProblemType, GroundTruthS3Input and the input's
+    attributes and offsets; schedules with MonitoringType ModelQuality refer to it by name."""
+    return _monitoring(request).create_model_quality_job_definition(body)
+
+
+@router.get("/model-quality-job-definitions", tags=["job definitions"])
+def list_model_quality_job_definitions(
+    request: Request,
+    endpoint_name: EndpointNameQ = None,
+    name_contains: NameContains = None,
+    creation_time_before: CreationBeforeQ = None,
+    creation_time_after: CreationAfterQ = None,
+    sort_by: SortBy = None,
+    sort_order: SortOrder = None,
+    max_results: MaxResults = None,
+    next_token: NextToken = None,
+) -> dict[str, Any]:
+    """ListModelQualityJobDefinitions (SortBy Name, CreationTime)."""
+    return _monitoring(request).list_model_quality_job_definitions(
+        endpoint_name=endpoint_name,
+        name_contains=name_contains,
+        creation_time_before=creation_time_before,
+        creation_time_after=creation_time_after,
+        sort_by=sort_by,
+        sort_order=sort_order,
+        max_results=max_results,
+        next_token=next_token,
+    )
+
+
+@router.get("/model-quality-job-definitions/{name}", tags=["job definitions"])
+def describe_model_quality_job_definition(request: Request, name: str) -> dict[str, Any]:
+    """DescribeModelQualityJobDefinition."""
+    return _monitoring(request).describe_model_quality_job_definition(name)
+
+
+@router.delete("/model-quality-job-definitions/{name}", status_code=204, tags=["job definitions"])
+def delete_model_quality_job_definition(request: Request, name: str) -> Response:
+    """DeleteModelQualityJobDefinition (refused while a schedule uses it)."""
+    _monitoring(request).delete_model_quality_job_definition(name)
+    return Response(status_code=204)
+
+
+@router.post("/ground-truth", status_code=201, tags=["ground truth"])
+def put_ground_truth(request: Request, body: PutGroundTruthRequest) -> dict[str, Any]:
+    """Store a batch of labels ({InferenceId, Label}) as one ground-truth file,
+    ``{GroundTruthS3Uri}/yyyy/mm/dd/hh/{uuid}.jsonl`` for the hour of CollectionTime (default
+    now). A bad item is a 400 naming it (``Records.3.Label``)."""
+    return _monitoring(request).put_ground_truth(body)
 
 
 @router.get("/info", tags=["server"])

@@ -26,8 +26,12 @@ def invocations_first(app: FastAPI) -> ASGIApp:
     Lifespan and everything else go to ``app``.
     """
     invoker = app.state.services.invoker
+    async_invoker = app.state.services.async_invoker
     runtime = Starlette(
-        routes=[Route("/endpoints/{name}/invocations", invoker.handle, methods=["POST"])]
+        routes=[
+            Route("/endpoints/{name}/invocations", invoker.handle, methods=["POST"]),
+            Route("/endpoints/{name}/async-invocations", async_invoker.handle, methods=["POST"]),
+        ]
     )
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:

@@ -4,8 +4,18 @@ with only the imports and the session changed::
     from modelmon.sdk import Session, Model, DataCaptureConfig, CSVSerializer
     from modelmon.sdk import Transformer, BatchDataCaptureConfig
     from modelmon.sdk import DefaultModelMonitor, EndpointInput, CronExpressionGenerator
+    from modelmon.sdk import ModelQualityMonitor
 """
 
+from modelmon.sdk.alerting import SNS, CloudWatch, MonitoringAlerts
+from modelmon.sdk.async_inference import (
+    AsyncInferenceConfig,
+    AsyncInferenceModelError,
+    AsyncInferenceResponse,
+    AsyncPredictor,
+    PollingTimeoutError,
+    WaiterConfig,
+)
 from modelmon.sdk.data_capture import BatchDataCaptureConfig, DataCaptureConfig
 from modelmon.sdk.model import Model
 from modelmon.sdk.model_monitor import (
@@ -16,6 +26,7 @@ from modelmon.sdk.model_monitor import (
     DatasetFormat,
     DefaultModelMonitor,
     EndpointInput,
+    ModelQualityMonitor,
     MonitoringDatasetFormat,
     MonitoringExecution,
     Statistics,
@@ -34,11 +45,17 @@ from modelmon.sdk.session import ModelmonClientError, Session
 from modelmon.sdk.transformer import Transformer, TransformJob
 
 __all__ = [
+    "SNS",
+    "AsyncInferenceConfig",
+    "AsyncInferenceModelError",
+    "AsyncInferenceResponse",
+    "AsyncPredictor",
     "BatchDataCaptureConfig",
     "BatchTransformInput",
     "BytesDeserializer",
     "CSVDeserializer",
     "CSVSerializer",
+    "CloudWatch",
     "ConstraintViolations",
     "Constraints",
     "CronExpressionGenerator",
@@ -50,13 +67,17 @@ __all__ = [
     "JSONDeserializer",
     "JSONSerializer",
     "Model",
+    "ModelQualityMonitor",
     "ModelmonClientError",
+    "MonitoringAlerts",
     "MonitoringDatasetFormat",
     "MonitoringExecution",
+    "PollingTimeoutError",
     "Predictor",
     "Session",
     "Statistics",
     "StringDeserializer",
     "TransformJob",
     "Transformer",
+    "WaiterConfig",
 ]

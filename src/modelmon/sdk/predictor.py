@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from modelmon.sdk.async_inference import AsyncInferenceResponse, AsyncPredictor
 from modelmon.sdk.serializers import (
     BaseDeserializer,
     BaseSerializer,
@@ -59,6 +60,16 @@ class Predictor:
             EndpointName=self.endpoint_name, Body=self.serializer.serialize(data), **args
         )
         return self.deserializer.deserialize(response["Body"], response["ContentType"])
+
+    def predict_async(
+        self,
+        data: Any = None,
+        input_path: str | None = None,
+        initial_args: dict[str, Any] | None = None,
+        inference_id: str | None = None,
+    ) -> AsyncInferenceResponse:
+        """Queue an asynchronous request (see :class:`~modelmon.sdk.AsyncPredictor`)."""
+        return AsyncPredictor(self).predict_async(data, input_path, initial_args, inference_id)
 
     def endpoint_context(self) -> dict[str, Any]:
         return self.sagemaker_session.describe_endpoint(self.endpoint_name)

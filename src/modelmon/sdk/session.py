@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,26 @@ class Session:
         """Have the server publish every captured record now."""
         return bool(self.call("POST", "/api/capture/flush")["Flushed"])
 
+    def upload_ground_truth(
+        self,
+        records: Iterable[tuple[str, Any]],
+        ground_truth_s3_uri: str,
+        collection_time: dt.datetime | str | None = None,
+    ) -> dict[str, Any]:
+        """Store (inference id, label) pairs as one ground-truth file under
+        ``ground_truth_s3_uri``/yyyy/mm/dd/hh (the hour of ``collection_time``, default now)."""
+        body: dict[str, Any] = {
+            "GroundTruthS3Uri": ground_truth_s3_uri,
+            "Records": [{"InferenceId": str(i), "Label": label} for i, label in records],
+        }
+        if collection_time is not None:
+            body["CollectionTime"] = (
+                collection_time.isoformat()
+                if isinstance(collection_time, dt.datetime)
+                else collection_time
+            )
+        return self.call("POST", "/api/ground-truth", json=body)
+
     def list_objects(self, uri: str) -> list[str]:
         """URIs of every object under the prefix ``uri``."""
         bucket, key = _split(uri, allow_empty_key=True)
@@ -189,18 +210,46 @@ class Session:
         response = self.http.post(
             f"/endpoints/{EndpointName}/invocations", content=content, headers=headers
         )
-        if response.status_code >= 400:
-            code = response.headers.get("x-amzn-errortype", "Error")
-            try:
-                message = response.json().get("message", response.text)
-            except ValueError:
-                message = response.text
-            raise ModelmonClientError(response.status_code, code, message)
+        _raise_runtime_error(response)
         return {
             "Body": response.content,
             "ContentType": response.headers.get("content-type"),
             "InvokedProductionVariant": response.headers.get("x-amzn-invoked-production-variant"),
             "CustomAttributes": response.headers.get("x-amzn-sagemaker-custom-attributes"),
+        }
+
+    def invoke_endpoint_async(
+        self,
+        EndpointName: str,
+        InputLocation: str,
+        ContentType: str | None = None,
+        Accept: str | None = None,
+        CustomAttributes: str | None = None,
+        InferenceId: str | None = None,
+        RequestTTLSeconds: int | None = None,
+        InvocationTimeoutSeconds: int | None = None,
+        S3OutputPathExtension: str | None = None,
+        Filename: str | None = None,
+    ) -> dict[str, Any]:
+        """InvokeEndpointAsync with boto3's argument and answer names."""
+        given = {
+            "Content-Type": ContentType,
+            "Accept": Accept,
+            "Custom-Attributes": CustomAttributes,
+            "Inference-Id": InferenceId,
+            "InputLocation": InputLocation,
+            "RequestTTLSeconds": RequestTTLSeconds,
+            "InvocationTimeoutSeconds": InvocationTimeoutSeconds,
+            "S3OutputPathExtension": S3OutputPathExtension,
+            "Filename": Filename,
+        }
+        headers = {f"X-Amzn-SageMaker-{k}": str(v) for k, v in given.items() if v is not None}
+        response = self.http.post(f"/endpoints/{EndpointName}/async-invocations", headers=headers)
+        _raise_runtime_error(response)
+        return {
+            "InferenceId": response.json()["InferenceId"],
+            "OutputLocation": response.headers.get("x-amzn-sagemaker-outputlocation"),
+            "FailureLocation": response.headers.get("x-amzn-sagemaker-failurelocation"),
         }
 
     # -- batch transform -----------------------------------------------------------------
@@ -250,6 +299,18 @@ class Session:
 
 
 TRANSFORM_DONE = ("Completed", "Failed", "Stopped")
+
+
+def _raise_runtime_error(response: httpx.Response) -> None:
+    """A runtime route's error (``x-amzn-ErrorType`` + ``{"message"}``) as ModelmonClientError."""
+    if response.status_code < 400:
+        return
+    code = response.headers.get("x-amzn-errortype", "Error")
+    try:
+        message = response.json().get("message", response.text)
+    except ValueError:
+        message = response.text
+    raise ModelmonClientError(response.status_code, code, message)
 
 
 def _split(uri: str, *, allow_empty_key: bool = False) -> tuple[str, str]:
