@@ -191,9 +191,7 @@ class DeliveryWorker:
                     for item in claimed:
                         task = asyncio.create_task(self._deliver(item))
                         self._in_flight[item.delivery_id] = (task, item)
-                        task.add_done_callback(
-                            lambda _t, key=item.delivery_id: self._in_flight.pop(key, None)
-                        )
+                        task.add_done_callback(lambda _t, key=item.delivery_id: self._finished(key))
                     if len(claimed) == free:
                         await asyncio.sleep(0)  # more may be due: claim again at once
                         continue
@@ -205,6 +203,13 @@ class DeliveryWorker:
                     w.cancel()
                 self._wake.clear()
             await self._drain()
+
+    def _finished(self, delivery_id: str) -> None:
+        """A delivery ended (on the loop's thread): its slot is free, so claim again now
+        rather than at the next poll (a backlog drains at the receivers' pace)."""
+        self._in_flight.pop(delivery_id, None)
+        if self._wake is not None:
+            self._wake.set()
 
     async def _drain(self) -> None:
         if not self._in_flight:
