@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import os
 import shutil
 from typing import Any
 
@@ -14,8 +15,10 @@ import pytest
 from modelmon.analysis.readers import (
     DatasetFormat,
     SchemaChange,
+    Split,
     iter_capture_records,
     read_batches,
+    read_splits,
 )
 from modelmon.analysis.readers import capture as capture_module
 from modelmon.errors import InputError
@@ -391,3 +394,57 @@ def test_pyarrow_without_open_json(tmp_path, monkeypatch):
     records = [record(csv_part(f"{i},a"), csv_part("1", "OUTPUT")) for i in range(300)]
     table = read(write(tmp_path, records))
     assert table.column("_c1").to_pylist() == list(range(300))
+
+
+# -- many small files read together ----------------------------------------------
+
+
+def _small_files(tmp_path, count: int = 30) -> tuple[list, list[list[str]]]:
+    splits, rows = [], []
+    for i in range(count):
+        records = [
+            record(csv_part(f"{i},{j},x{j % 3}"), csv_part(f"0.{j}", "OUTPUT"), event_id=f"{i}-{j}")
+            for j in range(5)
+        ]
+        rows += [["0." + str(j), str(i), str(j), f"x{j % 3}"] for j in range(5)]
+        uri = write(tmp_path, records, f"{i:03d}.jsonl")
+        splits.append(Split(uri, size=os.path.getsize(uri)))
+    return splits, rows
+
+
+def _read_all(splits, **options) -> pa.Table:
+    batches = list(read_splits(splits, CAPTURE, **options))
+    return pa.Table.from_batches(batches)
+
+
+def test_small_files_read_together_equal_file_by_file(tmp_path, monkeypatch):
+    splits, rows = _small_files(tmp_path)
+    together = _read_all(splits, metadata_columns=True)
+    assert together.num_rows == len(rows) == 150
+    got = [[str(v) for v in r.values()][:4] for r in together.to_pylist()]
+    assert got == [[str(float(a)), str(int(b)), str(int(c)), d] for a, b, c, d in rows]
+    assert together.column("eventId").to_pylist() == [
+        f"{i}-{j}" for i in range(30) for j in range(5)
+    ]
+    # one file at a time (no group is small enough): the same rows
+    monkeypatch.setattr(capture_module, "GROUP_BYTES", 1)
+    assert _read_all(splits, metadata_columns=True).equals(together)
+
+
+def test_a_bad_line_in_a_group_names_its_file_and_line(tmp_path):
+    splits, _ = _small_files(tmp_path, 10)
+    bad = splits[6].uri
+    with open(bad, "a") as out:
+        out.write('{"captureData": {"endpointInput": \n')
+    with pytest.raises(InputError) as err:
+        _read_all(splits)
+    assert err.value.source == bad and err.value.line == 6
+
+
+def test_an_empty_file_in_a_group_is_named(tmp_path):
+    splits, _ = _small_files(tmp_path, 5)
+    empty = tmp_path / "002.jsonl"
+    empty.write_text("")
+    with pytest.raises(InputError, match="empty") as err:
+        _read_all(splits)
+    assert err.value.source == str(empty)

@@ -408,15 +408,16 @@ class Receiver:
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
-    def messages(self, topic: str | None = None) -> list[dict]:
-        """Messages (parsed) of distinct MessageIds, on ``topic`` if given."""
+    def messages(self, topic: str | None = None, *, tests: bool = False) -> list[dict]:
+        """Messages (parsed) of distinct MessageIds, on ``topic`` if given; the endpoints'
+        TestNotifications only with ``tests``."""
         with self.lock:
             got = list(self.got)
         seen: dict[str, dict] = {}
         for item in got:
             if topic is None or item["TopicArn"] == topic:
                 seen.setdefault(item["MessageId"], json.loads(item["Message"]))
-        return list(seen.values())
+        return [m for m in seen.values() if tests or m.get("eventName") != "TestNotification"]
 
     def close(self) -> None:
         self.server.shutdown()
@@ -524,6 +525,12 @@ def test_success_and_error_notifications_carry_the_spec_bodies(
     assert raised["failureReason"].startswith("ClientError: Received server error (500)")
     assert "s3://bucket/in/not-there.txt" in absent["failureReason"]
     assert "no such file" in absent["failureReason"]
+    # each topic also got SageMaker's TestNotification, once, when the endpoint came up
+    test_body = {"eventVersion": "1.0", "eventSource": "aws:sagemaker"}
+    test_body["eventName"] = "TestNotification"
+    for topic in (success, error):
+        tests = [m for m in receiver.messages(topic, tests=True) if "inferenceId" not in m]
+        assert tests == [test_body]
 
 
 # ------------------------------------------------------------------ reliability

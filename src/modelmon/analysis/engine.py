@@ -35,6 +35,7 @@ from modelmon.analysis.readers import (
     SplitUnsafe,
     plan_splits,
     read_split,
+    read_splits,
 )
 from modelmon.analysis.readers import splits as splits_module
 from modelmon.errors import InputError
@@ -115,8 +116,7 @@ def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
 
 
 def _task_batches(task: _Task) -> Iterator[pa.RecordBatch]:
-    for split in task.splits:
-        yield from read_split(split, task.fmt, string_columns=task.string_columns)
+    return read_splits(task.splits, task.fmt, string_columns=task.string_columns)
 
 
 def _profile_task(task: _Task) -> DatasetProfile:

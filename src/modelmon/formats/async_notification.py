@@ -17,7 +17,8 @@ the order of real messages:
 ``responseBody`` (``{"content": base64, "message": ..., "encoding": "BASE64"}``)
 is present when the endpoint's ``IncludeInferenceResponseIn`` names the topic
 kind and the body is at most :data:`MAX_INCLUDED_RESPONSE` bytes. Times are
-ISO-8601 UTC with milliseconds (``2022-01-25T22:46:00.608Z``).
+ISO-8601 UTC with milliseconds (``2022-01-25T22:46:00.608Z``). An endpoint's
+topics also get SageMaker's ``TestNotification`` when it is created or updated.
 """
 
 from __future__ import annotations
@@ -33,6 +34,17 @@ EVENT_SOURCE = "aws:sagemaker"
 EVENT_NAME = "InferenceResult"
 MAX_INCLUDED_RESPONSE = 128 * 1024  # "response included only if <= 128 KB"
 RESPONSE_MESSAGE = "Check S3 path location(if configured) or Cloudwatch for additional details."
+
+
+def test_notification() -> str:
+    """The message sent to an async endpoint's topics when it is created or updated."""
+    return orjson.dumps(
+        {
+            "eventVersion": EVENT_VERSION,
+            "eventSource": EVENT_SOURCE,
+            "eventName": "TestNotification",
+        }
+    ).decode()
 
 
 def event_time(moment: dt.datetime) -> str:

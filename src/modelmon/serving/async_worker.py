@@ -45,8 +45,8 @@ from dataclasses import dataclass
 from modelmon.config import Settings
 from modelmon.db import Database
 from modelmon.db.models import utcnow
-from modelmon.errors import InputError
-from modelmon.formats.async_notification import inference_result
+from modelmon.errors import InputError, ModelmonError
+from modelmon.formats.async_notification import inference_result, test_notification
 from modelmon.serving.async_queue import AsyncQueue, Job, instance_name
 from modelmon.serving.async_request import AsyncConfig
 from modelmon.serving.capture import CaptureEvent, CaptureWriter, should_sample
@@ -161,6 +161,7 @@ class AsyncWorker:
         self._in_flight: dict[str, int] = {}
         self._pools: dict[str, tuple[int, ThreadPoolExecutor]] = {}
         self._bad_configs: set[tuple[str, int]] = set()
+        self._announced: set[tuple[str, str, int]] = set()
         self._finishers = ThreadPoolExecutor(
             max_workers=FINISHERS, thread_name_prefix="async-finish"
         )
@@ -255,6 +256,7 @@ class AsyncWorker:
                     log.error("endpoint %s: AsyncInferenceConfig: %s", name, err)
                 continue
             assert config is not None
+            self._announce(endpoint, config)
             ahead = max(config.max_concurrency, CLAIM_AHEAD)
             with self._lock:  # claimed ahead of the pool, whose size is the limit
                 free = config.max_concurrency + ahead - self._in_flight.get(name, 0)
@@ -287,6 +289,26 @@ class AsyncWorker:
         except RuntimeError:  # shutting down
             self._slot_free(running)
             self._forget(running)
+
+    def _notify(self, topic: str, message: str, dedupe_key: str) -> None:
+        """Publish to ``topic``; a topic that does not exist (deleted since the endpoint
+        config named it) is logged, and the request still ends."""
+        if self.publish is None:
+            return
+        try:
+            self.publish(topic, message, dedupe_key)
+        except ModelmonError as err:
+            log.error("cannot notify %s: %s", topic, err)
+
+    def _announce(self, endpoint: LiveEndpoint, config: AsyncConfig) -> None:
+        """SageMaker's TestNotification to the endpoint's topics, once per endpoint
+        version (CreateEndpoint, UpdateEndpoint)."""
+        key = (endpoint.name, endpoint.config_name, endpoint.generation)
+        if key in self._announced:
+            return
+        self._announced.add(key)
+        for topic in dict.fromkeys(t for t in (config.success_topic, config.error_topic) if t):
+            self._notify(topic, test_notification(), "test-notification:" + ":".join(map(str, key)))
 
     def _slot_free(self, running: _Running) -> None:
         with self._lock:
@@ -422,10 +444,9 @@ class AsyncWorker:
         location = job.output_location if completed else job.failure_location
         files.atomic_write_bytes(location, outcome.body)
         topic = config.success_topic if completed else config.error_topic
-        if topic and self.publish is not None:
+        if topic:
             include = config.include_in_success if completed else config.include_in_error
-            message = self._message(job, outcome, include)
-            self.publish(topic, message, f"{job.id}:{outcome.status}")
+            self._notify(topic, self._message(job, outcome, include), f"{job.id}:{outcome.status}")
         # not waited for: if it is lost (a crash), the request is repeated, idempotently
         self.queue.finish(
             self.instance_id,

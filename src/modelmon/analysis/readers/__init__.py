@@ -10,7 +10,7 @@ from modelmon.analysis.readers.capture import iter_capture_records, read_capture
 from modelmon.analysis.readers.format import DatasetFormat
 from modelmon.analysis.readers.signals import SchemaChange, SplitUnsafe
 from modelmon.analysis.readers.split import Split
-from modelmon.analysis.readers.splits import plan_splits, read_batches, read_split
+from modelmon.analysis.readers.splits import plan_splits, read_batches, read_split, read_splits
 
 __all__ = [
     "DatasetFormat",
@@ -22,4 +22,5 @@ __all__ = [
     "read_batches",
     "read_capture",
     "read_split",
+    "read_splits",
 ]

@@ -16,7 +16,7 @@ columns named by a JSON payload's keys. Records with
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -359,3 +359,103 @@ def read_capture(
     """
     reader = _CaptureReader(split.uri, fmt, string_columns, metadata_columns)
     yield from reader.batches(batch_rows)
+
+
+GROUP_BYTES = BLOCK_SIZE  # small files are parsed together up to about this many bytes
+
+
+class _Fallback(Exception):
+    """A group of files needs reading file by file (an error to name, a slow record)."""
+
+
+def read_capture_files(
+    splits: Sequence[Split],
+    fmt: DatasetFormat,
+    read_one: Callable[[Split], Iterator[pa.RecordBatch]],
+    *,
+    string_columns: frozenset[str] = frozenset(),
+    batch_rows: int = 65536,
+    metadata_columns: bool = False,
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of several capture files, in order, as :func:`read_capture` gives
+    them file by file.
+
+    Small files (a server publishes one a minute) are parsed together: their bytes
+    joined and read by one JSON and one CSV parse, which costs what one file of that
+    size costs rather than a parse per file. A group whose records need the
+    per-record path, or hold an error, is read again file by file, so errors still
+    name the file and line. ``read_one`` reads one file (:func:`read_capture` with
+    the same options, its errors named).
+    """
+    group: list[Split] = []
+    size = 0
+    for split in splits:
+        if split.size <= 0 or split.size > GROUP_BYTES or split.uri.endswith(".gz"):
+            yield from _read_group(
+                group, fmt, read_one, string_columns, batch_rows, metadata_columns
+            )
+            group, size = [], 0
+            yield from read_one(split)
+            continue
+        if group and size + split.size > GROUP_BYTES:
+            yield from _read_group(
+                group, fmt, read_one, string_columns, batch_rows, metadata_columns
+            )
+            group, size = [], 0
+        group.append(split)
+        size += split.size
+    yield from _read_group(group, fmt, read_one, string_columns, batch_rows, metadata_columns)
+
+
+def _read_group(
+    group: list[Split],
+    fmt: DatasetFormat,
+    read_one: Callable[[Split], Iterator[pa.RecordBatch]],
+    string_columns: frozenset[str],
+    batch_rows: int,
+    metadata_columns: bool,
+) -> Iterator[pa.RecordBatch]:
+    if not group:
+        return
+    out: list[pa.RecordBatch] = []
+    if len(group) > 1:
+        try:
+            out = _parse_together(group, fmt, string_columns, metadata_columns)
+        except (_Fallback, _NotUtf8, pa.ArrowInvalid, InputError, SchemaChange, OSError):
+            out = []
+    if out:
+        for batch in out:
+            yield from slices(batch, batch_rows)
+        return
+    for split in group:
+        yield from read_one(split)
+
+
+def _parse_together(
+    group: list[Split],
+    fmt: DatasetFormat,
+    string_columns: frozenset[str],
+    metadata_columns: bool,
+) -> list[pa.RecordBatch]:
+    parts = []
+    for split in group:
+        with open_input(split.uri) as handle:
+            data = handle.read()
+        if not data.strip():
+            raise _Fallback  # an empty file is an error of its own
+        parts.append(data if data.endswith(b"\n") else data + b"\n")
+    text = b"".join(parts)
+    read = pj.ReadOptions(use_threads=False, block_size=len(text) + 1)
+    parse = pj.ParseOptions(explicit_schema=CAPTURE_SCHEMA, unexpected_field_behavior="ignore")
+    table = pj.read_json(pa.BufferReader(text), read, parse)
+    reader = _CaptureReader(group[0].uri, fmt, string_columns, metadata_columns)
+    out = []
+    done = 0
+    for batch in table.to_batches():
+        rows = reader.fast(batch, done)
+        if rows is None and batch.num_rows:
+            raise _Fallback
+        done += batch.num_rows
+        if rows is not None:
+            out.append(rows)
+    return out

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
 
-from modelmon.analysis.readers.capture import read_capture
+from modelmon.analysis.readers.capture import read_capture, read_capture_files
 from modelmon.analysis.readers.csv import read_csv
 from modelmon.analysis.readers.format import DatasetFormat
 from modelmon.analysis.readers.jsonl import read_json
@@ -83,6 +83,40 @@ def read_split(
             metadata_columns=metadata_columns,
         )
     return _named_errors(split.uri, batches)
+
+
+def read_splits(
+    splits: Sequence[Split],
+    fmt: DatasetFormat,
+    *,
+    string_columns: frozenset[str] = frozenset(),
+    batch_rows: int = 65536,
+    metadata_columns: bool = False,
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of several splits in order (small capture files parsed together,
+    see :func:`~modelmon.analysis.readers.capture.read_capture_files`)."""
+
+    def read_one(split: Split) -> Iterator[pa.RecordBatch]:
+        return read_split(
+            split,
+            fmt,
+            string_columns=string_columns,
+            batch_rows=batch_rows,
+            metadata_columns=metadata_columns,
+        )
+
+    if fmt.kind != "capture" or len(splits) < 2:
+        for split in splits:
+            yield from read_one(split)
+        return
+    yield from read_capture_files(
+        splits,
+        fmt,
+        read_one,
+        string_columns=frozenset(string_columns),
+        batch_rows=batch_rows,
+        metadata_columns=metadata_columns,
+    )
 
 
 def _named_errors(uri: str, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
