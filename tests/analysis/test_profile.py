@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from modelmon.analysis.kll import LevelCdf, equal_width_buckets, sketch_levels
-from modelmon.analysis.profile import ColumnProfile, DatasetProfile
+from modelmon.analysis.profile import ColumnProfile, DatasetProfile, as_numpy
 from modelmon.analysis.statistics import build_statistics
 
 
@@ -259,3 +259,21 @@ def test_wide_integers_and_mixed_batches_fall_back_to_the_sketch() -> None:
     tallied.update(pa.array(narrow))
     column.merge(tallied)
     assert LevelCdf(column.numeric.levels()).total == len(everything) + len(narrow)
+
+
+@pytest.mark.parametrize("kind", ["int64", "float64", "bool"])
+def test_as_numpy_equals_arrow_to_numpy_on_slices(kind: str) -> None:
+    rng = np.random.default_rng(5)
+    if kind == "int64":
+        data = pa.array(rng.integers(-1000, 1000, 100), pa.int64())
+    elif kind == "float64":
+        data = pa.array(rng.normal(size=100), pa.float64())
+    else:
+        data = pa.array(rng.random(100) < 0.3, pa.bool_())
+    for start, length in ((0, 100), (3, 50), (13, 0), (99, 1), (7, 80)):
+        piece = data.slice(start, length)
+        got = as_numpy(piece)
+        assert got.dtype == piece.to_numpy(zero_copy_only=False).dtype
+        np.testing.assert_array_equal(got, piece.to_numpy(zero_copy_only=False))
+    with_nulls = pa.array([1.5, None, 2.5])
+    np.testing.assert_array_equal(as_numpy(with_nulls), [1.5, np.nan, 2.5])
