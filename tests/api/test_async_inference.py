@@ -28,8 +28,10 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from modelmon.sdk import (
+    AsyncInferenceConfig,
     AsyncInferenceModelError,
     AsyncPredictor,
+    Model,
     Predictor,
     Session,
     StringDeserializer,
@@ -213,6 +215,34 @@ def test_sdk_predict_async_from_data_and_from_a_location(server, http) -> None:
             failing.get_result(WAIT)
         assert "ValueError: boom raise" in caught.value.message
         assert "Received server error (500)" in caught.value.message
+
+
+def test_model_deploy_with_an_async_config_gives_an_async_predictor(server, code_dir) -> None:
+    """SageMaker's SDK path: deploy(async_inference_config=...) with default locations."""
+    with Session(server.url) as session:
+        model = Model(
+            image_uri="python",
+            entry_point="inference.py",
+            source_dir=str(code_dir),
+            sagemaker_session=session,
+        )
+        predictor = model.deploy(
+            endpoint_name="via-deploy",
+            deserializer=StringDeserializer(),
+            async_inference_config=AsyncInferenceConfig(max_concurrent_invocations_per_instance=2),
+        )
+        assert isinstance(predictor, AsyncPredictor)
+        response = predictor.predict_async(data=b"deployed")
+        bucket = session.default_bucket()
+        assert response.output_path.startswith(f"s3://{bucket}/async-endpoint-outputs/via-deploy/")
+        assert response.failure_path.startswith(
+            f"s3://{bucket}/async-endpoint-failures/via-deploy/"
+        )
+        assert response.get_result(WAIT) == "ok:deployed"
+        described = session.describe_endpoint("via-deploy")
+        assert described["AsyncInferenceConfig"]["ClientConfig"] == {
+            "MaxConcurrentInvocationsPerInstance": 2
+        }
 
 
 @pytest.mark.parametrize(
@@ -628,3 +658,29 @@ def test_kill_9_with_1000_requests_queued_each_ends_once(server_type, tmp_path, 
         f"{deliveries} deliveries ({deliveries - len(messages)} repeated deliveries of a "
         f"MessageId); {len(temporary)} temporary files left by writes the kill cut"
     )
+
+
+@pytest.mark.parametrize(
+    ("async_config", "named"),
+    [
+        ({"OutputConfig": {}}, "AsyncInferenceConfig.OutputConfig.S3OutputPath"),
+        (
+            {
+                "OutputConfig": {"S3OutputPath": "s3://bucket/o"},
+                "ClientConfig": {"MaxConcurrentInvocationsPerInstance": 5000},
+            },
+            "AsyncInferenceConfig.ClientConfig.MaxConcurrentInvocationsPerInstance",
+        ),
+    ],
+)
+def test_a_malformed_async_config_is_refused_at_creation(http, async_config, named) -> None:
+    response = http.post(
+        "/api/endpoint-configs",
+        json={
+            "EndpointConfigName": "malformed",
+            "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "basic"}],
+            "AsyncInferenceConfig": async_config,
+        },
+    )
+    assert response.status_code == 400, response.text
+    assert named in response.json()["message"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from modelmon.sdk.async_inference import AsyncInferenceConfig, AsyncPredictor
 from modelmon.sdk.data_capture import DataCaptureConfig
 from modelmon.sdk.predictor import Predictor
 from modelmon.sdk.serializers import BaseDeserializer, BaseSerializer
@@ -103,9 +105,16 @@ class Model:
         wait: bool = True,
         data_capture_config: DataCaptureConfig | None = None,
         variant_name: str = "AllTraffic",
+        async_inference_config: AsyncInferenceConfig | None = None,
         **_kwargs: Any,
-    ) -> Predictor | None:
-        """Create the model, an endpoint config and the endpoint; wait for InService."""
+    ) -> Predictor | AsyncPredictor | None:
+        """Create the model, an endpoint config and the endpoint; wait for InService.
+
+        With ``async_inference_config`` the endpoint is asynchronous and an
+        :class:`AsyncPredictor` is returned; its output (failure) path defaults to
+        ``s3://{default bucket}/async-endpoint-outputs/{endpoint}``
+        (``async-endpoint-failures``), as SageMaker's SDK does.
+        """
         session = self._session()
         model_name = self.create(instance_type)
         endpoint_name = endpoint_name or model_name
@@ -125,6 +134,16 @@ class Model:
         }
         if data_capture_config is not None:
             config["DataCaptureConfig"] = data_capture_config._to_request_dict(session)
+        if async_inference_config is not None:
+            bucket = f"s3://{session.default_bucket()}"
+            async_inference_config = dataclasses.replace(
+                async_inference_config,
+                output_path=async_inference_config.output_path
+                or f"{bucket}/async-endpoint-outputs/{endpoint_name}",
+                failure_path=async_inference_config.failure_path
+                or f"{bucket}/async-endpoint-failures/{endpoint_name}",
+            )
+            config["AsyncInferenceConfig"] = async_inference_config._to_request_dict()
         session.create_endpoint_config(**config)
         session.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=endpoint_name)
         self.endpoint_name = endpoint_name
@@ -137,6 +156,8 @@ class Model:
             predictor.serializer = serializer
         if deserializer is not None:
             predictor.deserializer = deserializer
+        if async_inference_config is not None:
+            return AsyncPredictor(predictor, name=endpoint_name)
         return predictor
 
     def transformer(

@@ -20,6 +20,7 @@ from modelmon.db import Database
 from modelmon.db.listing import paginate, sort_rows
 from modelmon.db.models import EndpointConfigRow, EndpointRow, ModelRow, utcnow
 from modelmon.errors import ConflictError, InputError, NotFoundError
+from modelmon.serving.async_request import AsyncConfig
 from modelmon.serving.shapes import (
     CreateEndpointConfigRequest,
     CreateEndpointRequest,
@@ -132,6 +133,7 @@ class Hosting:
             capture.setdefault(
                 "DestinationS3Uri", f"s3://{self.settings.default_bucket}/{CAPTURE_PREFIX}"
             )
+        _check_async_config(request.AsyncInferenceConfig)
         with self.db.session() as session:
             for i, variant in enumerate(request.ProductionVariants):
                 if session.get(ModelRow, variant.ModelName) is None:
@@ -356,6 +358,17 @@ class Hosting:
                 .values(**values)
             )
             return bool(done.rowcount)
+
+
+def _check_async_config(config: dict[str, Any] | None) -> None:
+    """Refuse a malformed AsyncInferenceConfig at creation (400 naming the member)."""
+    try:
+        AsyncConfig.from_config(config)
+    except InputError as err:
+        field = err.field or ""
+        if not field.startswith("AsyncInferenceConfig"):
+            field = f"AsyncInferenceConfig.{field}" if field else "AsyncInferenceConfig"
+        raise InputError(err.reason, field=field) from None
 
 
 def _config_document(row: EndpointConfigRow) -> dict[str, Any]:
