@@ -23,7 +23,10 @@ from modelmon.errors import ConflictError, InputError
 from modelmon.monitoring.registry import Monitoring
 from modelmon.monitoring.runner import ExecutionResult, ExecutionSpec
 from modelmon.monitoring.scheduler import SCHEDULER_STOPPED, Scheduler
-from modelmon.monitoring.shapes import CreateMonitoringScheduleRequest
+from modelmon.monitoring.shapes import (
+    CreateMonitoringScheduleRequest,
+    UpdateMonitoringScheduleRequest,
+)
 from modelmon.serving.registry import Hosting
 from modelmon.serving.shapes import (
     parse,
@@ -271,6 +274,34 @@ def test_a_now_schedule_runs_once_over_its_window(world) -> None:
     assert run.status == "CompletedWithViolations"
     assert len(runner.specs) == 1
     assert runner.specs[0].window_end == dt.datetime(2024, 3, 1, 4, 30, 15, tzinfo=UTC)
+
+
+def test_a_now_run_starts_at_the_next_whole_second_and_updates_never_collide(world) -> None:
+    """Captured records carry whole-second times: a NOW run created at 04:30:15.4 analyzes
+    up to 04:30:16, so the records of second 15 are in; updated again within that second,
+    the next run is a second later (not a duplicate run time)."""
+    clock = Clock(dt.datetime(2024, 3, 1, 4, 30, 15, 400000, tzinfo=UTC))
+    monitoring = make_monitoring(world, clock)
+    request = schedule_request(
+        "twice", "NOW", DataAnalysisStartTime="-PT1H", DataAnalysisEndTime="-PT0H"
+    )
+    monitoring.create_monitoring_schedule(request)
+    clock.now = dt.datetime(2024, 3, 1, 4, 30, 15, 900000, tzinfo=UTC)
+    update = parse(
+        UpdateMonitoringScheduleRequest,
+        {
+            "MonitoringScheduleName": "twice",
+            "MonitoringScheduleConfig": request.MonitoringScheduleConfig.model_dump(
+                mode="json", exclude_none=True
+            ),
+        },
+    )
+    monitoring.update_monitoring_schedule(update)
+    times = sorted(e.scheduled_time for e in executions(world["db"]))
+    assert times == [
+        dt.datetime(2024, 3, 1, 4, 30, 16, tzinfo=UTC),
+        dt.datetime(2024, 3, 1, 4, 30, 17, tzinfo=UTC),
+    ]
 
 
 def test_stop_and_start_a_schedule(world) -> None:

@@ -733,11 +733,16 @@ class Monitoring:
 
         Rounded up because the analyzer gets its window in whole seconds, as are the
         captured records' times: a record stamped with the creation's second is
-        then inside the window rather than cut off by it.
+        then inside the window rather than cut off by it. A schedule updated twice
+        within one second gets its next run a second after the last.
         """
         scheduled = now
         if scheduled.microsecond:
             scheduled = scheduled.replace(microsecond=0) + dt.timedelta(seconds=1)
+        previous = row.last_scheduled_time
+        if previous is not None and scheduled <= previous:
+            # updated again within the second of its last run: each run keeps its own time
+            scheduled = previous + dt.timedelta(seconds=1)
         session.add(
             new_execution(
                 settings=self.settings,
