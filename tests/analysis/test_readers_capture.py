@@ -431,6 +431,23 @@ def test_small_files_read_together_equal_file_by_file(tmp_path, monkeypatch):
     assert _read_all(splits, metadata_columns=True).equals(together)
 
 
+def test_small_files_are_parsed_together_not_one_by_one(tmp_path):
+    splits, _ = _small_files(tmp_path, 12)
+    read_alone: list[str] = []
+
+    def read_one(split):
+        read_alone.append(split.uri)
+        return capture_module.read_capture(split, CAPTURE)
+
+    rows = sum(b.num_rows for b in capture_module.read_capture_files(splits, CAPTURE, read_one))
+    assert rows == 60 and read_alone == []  # one group, one parse
+    with open(splits[4].uri, "a") as out:
+        out.write("not json\n")
+    with pytest.raises(InputError):
+        list(capture_module.read_capture_files(splits, CAPTURE, read_one))
+    assert read_alone[:5] == [s.uri for s in splits[:5]]  # the group, again file by file
+
+
 def test_a_bad_line_in_a_group_names_its_file_and_line(tmp_path):
     splits, _ = _small_files(tmp_path, 10)
     bad = splits[6].uri

@@ -16,9 +16,10 @@ import pytest
 
 from modelmon.config import Settings
 from modelmon.db import Database
+from modelmon.db.leases import instance_name
 from modelmon.errors import InputError
 from modelmon.formats.async_notification import inference_result
-from modelmon.serving.async_queue import AsyncQueue, instance_name
+from modelmon.serving.async_queue import AsyncQueue
 from modelmon.serving.async_request import AsyncConfig, parse_request
 from modelmon.serving.async_worker import AsyncWorker
 from modelmon.serving.host import LiveEndpoint, Variant

@@ -42,11 +42,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -57,6 +54,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from modelmon.config import Settings
 from modelmon.db import Database
+from modelmon.db.leases import instance_name, owner_gone
 from modelmon.db.models import (
     MonitoringExecutionRow,
     MonitoringJobDefinitionRow,
@@ -83,35 +81,6 @@ STOP_WAIT = 10.0  # seconds a stopped execution gets to end before it is recorde
 SCHEDULER_STOPPED = "the scheduler stopped while this execution was running"
 
 Execution = MonitoringExecutionRow
-
-
-def instance_name() -> str:
-    """A scheduler instance's id: ``{host}:{pid}:{random}`` (the owner of its executions)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_gone(owner: str) -> bool:
-    """Whether ``owner`` (an :func:`instance_name`) was a process of this host that has exited.
-
-    Owners on other hosts, and other instances of this process, are judged by
-    their lease alone.
-    """
-    host, _, rest = owner.partition(":")
-    if host != socket.gethostname():
-        return False
-    try:
-        pid = int(rest.partition(":")[0])
-    except ValueError:
-        return False
-    if pid == os.getpid() or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 class _CannotRun(Exception):

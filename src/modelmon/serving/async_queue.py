@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import queue
-import socket
 import threading
 import uuid
 from collections.abc import Callable
@@ -37,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from modelmon.db import Database
+from modelmon.db.leases import owner_gone
 from modelmon.db.models import UtcDateTime, utcnow
 from modelmon.db.models_async import AsyncInvocationRow as Row
 from modelmon.serving.async_request import AsyncConfig, AsyncRequest
@@ -95,34 +94,6 @@ class Job:
     received_time: dt.datetime
     expires_at: dt.datetime
     attempts: int
-
-
-def instance_name() -> str:
-    """A worker's owner id: ``{host}:{pid}:{random}``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_gone(owner: str) -> bool:
-    """Whether ``owner`` (an :func:`instance_name`) was a process of this host that has exited.
-
-    Owners on other hosts, and this process, are judged by their lease alone.
-    """
-    host, _, rest = owner.partition(":")
-    if host != socket.gethostname():
-        return False
-    try:
-        pid = int(rest.partition(":")[0])
-    except ValueError:
-        return False
-    if pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:

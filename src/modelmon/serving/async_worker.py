@@ -44,10 +44,11 @@ from dataclasses import dataclass
 
 from modelmon.config import Settings
 from modelmon.db import Database
+from modelmon.db.leases import instance_name
 from modelmon.db.models import utcnow
 from modelmon.errors import InputError, ModelmonError
 from modelmon.formats.async_notification import inference_result, test_notification
-from modelmon.serving.async_queue import AsyncQueue, Job, instance_name
+from modelmon.serving.async_queue import AsyncQueue, Job
 from modelmon.serving.async_request import AsyncConfig
 from modelmon.serving.capture import CaptureEvent, CaptureWriter, should_sample
 from modelmon.serving.host import Host, LiveEndpoint
