@@ -167,6 +167,15 @@ class Receiver:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def results(self) -> list[tuple[float, dict]]:
+        """The inference results received (not the endpoint's TestNotification)."""
+        with self.lock:
+            return [
+                (at, body)
+                for at, body in self.got
+                if json.loads(body["Message"]).get("eventName") != "TestNotification"
+            ]
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
@@ -214,12 +223,11 @@ def notification_delays(
                     print(f"  notified requests: {index}/{count}", flush=True)
                 time.sleep(max(0.0, next_at - time.monotonic()))
         deadline = time.monotonic() + 120
-        while len({b["MessageId"] for _, b in receiver.got}) < count:
+        while len({b["MessageId"] for _, b in receiver.results()}) < count:
             if time.monotonic() > deadline:
                 raise server.fail(f"only {len(receiver.got)} of {count} notifications arrived")
             time.sleep(0.05)
-        with receiver.lock:
-            got = list(receiver.got)
+        got = receiver.results()
     finally:
         receiver.close()
     objects = data_dir / "objects"

@@ -19,7 +19,7 @@ from modelmon.db import Database
 from modelmon.db.leases import instance_name
 from modelmon.errors import InputError
 from modelmon.formats.async_notification import inference_result
-from modelmon.serving.async_queue import AsyncQueue
+from modelmon.serving.async_queue import AsyncQueue, Finished
 from modelmon.serving.async_request import AsyncConfig, parse_request
 from modelmon.serving.async_worker import AsyncWorker
 from modelmon.serving.host import LiveEndpoint, Variant
@@ -256,6 +256,26 @@ def test_leases_expire_and_only_the_owner_finishes(world) -> None:
     assert queue.claim("w3", "ep", 5) == []
 
 
+def test_finish_many_records_only_what_the_owner_holds(world) -> None:
+    queue, config = world["queue"], AsyncConfig.from_config(CONFIG)
+    for index in range(3):
+        queue.enqueue(_request(f"s3://b/in/{index}"), config)
+    mine = queue.claim("w1", "ep", 2)
+    [theirs] = queue.claim("w2", "ep", 5)
+    outcomes = [
+        Finished(mine[0].id, "Completed", "text/csv"),
+        Finished(mine[1].id, "Failed", None, "ClientError: no"),
+        Finished(theirs.id, "Completed"),  # not w1's
+    ]
+    assert queue.finish_many("w1", outcomes).result() == 2
+    assert queue.finish_many("w1", []).result() == 0
+    states = {job.id: queue.describe("ep", job.inference_id) for job in [*mine, theirs]}
+    assert states[mine[0].id]["Status"] == "Completed"
+    assert states[mine[1].id]["Status"] == "Failed"
+    assert states[mine[1].id]["FailureReason"] == "ClientError: no"
+    assert states[theirs.id]["Status"] == "InProgress"
+
+
 def test_a_dead_owner_on_this_host_is_taken_over_at_once(world) -> None:
     queue, config = world["queue"], AsyncConfig.from_config(CONFIG)
     queue.enqueue(_request(), config)
@@ -365,3 +385,22 @@ def test_worker_expires_times_out_and_keeps_an_earlier_outcome(world, endpoint) 
     finally:
         worker.stop()
     assert published == []  # no topics configured
+
+
+def test_requests_behind_a_timed_out_one_in_its_thread_move_to_another(world, endpoint) -> None:
+    queue, tmp = world["queue"], world["tmp"]
+    config = AsyncConfig.from_config(CONFIG)  # two invocations at once
+    files.atomic_write_bytes("s3://b/in/hang", b"sleep:8")
+    files.atomic_write_bytes("s3://b/in/fast", b"fast")
+    hang = queue.enqueue(_request("s3://b/in/hang", InvocationTimeoutSeconds="1"), config)
+    fast = [queue.enqueue(_request("s3://b/in/fast"), config) for _ in range(4)]
+    worker = AsyncWorker(queue, lambda: {"ep": endpoint}, region="us-east-1", clock=world["clock"])
+    worker._job_seconds["ep"] = 1e-4  # a fast model: all five run in turn in one thread
+    worker.start()
+    try:
+        _wait(lambda: all(files.exists(f.output_location) for f in fast))
+        assert "InvocationTimeoutSeconds (1 s)" in files.read_bytes(hang.failure_location).decode()
+        assert worker.in_flight() == 1  # the hanging model still holds its thread
+        assert _calls(tmp)[0] == "sleep:8" and _calls(tmp)[1:] == ["fast"] * 4
+    finally:
+        worker.stop(timeout=0.5)

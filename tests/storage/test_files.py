@@ -125,6 +125,62 @@ def test_atomic_write_failure_keeps_the_old_file(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["a.json"]
 
 
+def test_atomic_write_many_writes_each_and_reports_what_failed(tmp_path, monkeypatch):
+    (tmp_path / "blocked").write_text("a file where a directory is wanted")
+    items = [
+        (str(tmp_path / "out" / "a.out"), b"A"),
+        (str(tmp_path / "blocked" / "b.out"), b"B"),  # its directory cannot be made
+        (f"file://{tmp_path}/out/c.out", b"C" * 300_000),
+        (str(tmp_path / "other" / "d.out"), b""),
+    ]
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(files.os, "fsync", counting_fsync)
+    errors = files.atomic_write_many(items)
+    assert [type(e) for e in errors] == [type(None), FileExistsError, type(None), type(None)]
+    assert (tmp_path / "out" / "a.out").read_bytes() == b"A"
+    assert (tmp_path / "out" / "c.out").read_bytes() == b"C" * 300_000
+    assert (tmp_path / "other" / "d.out").read_bytes() == b""
+    assert sorted(os.listdir(tmp_path / "out")) == ["a.out", "c.out"]  # no temporary left
+    # each file's data, then each directory once for all its renames
+    assert synced.count(str(tmp_path / "out")) == 1
+    assert synced.count(str(tmp_path / "other")) == 1
+    assert len(synced) == 3 + 2
+
+
+def test_atomic_write_many_failed_rename_leaves_no_temporary(tmp_path, monkeypatch):
+    real_replace = os.replace
+
+    def replace(source, target):
+        if str(target).endswith("bad.out"):
+            raise OSError("no")
+        real_replace(source, target)
+
+    monkeypatch.setattr(files.os, "replace", replace)
+    good, bad = str(tmp_path / "good.out"), str(tmp_path / "bad.out")
+    errors = files.atomic_write_many([(bad, b"1"), (good, b"2")])
+    assert isinstance(errors[0], OSError) and errors[1] is None
+    assert os.listdir(tmp_path) == ["good.out"]
+
+
+def test_read_bytes(tmp_path):
+    small = _touch(tmp_path / "a.bin", b"abc")
+    large = _touch(tmp_path / "b.bin", os.urandom(3 << 20))
+    assert files.read_bytes(small) == b"abc"
+    assert files.read_bytes(f"file://{large}") == (tmp_path / "b.bin").read_bytes()
+    assert files.read_bytes(_touch(tmp_path / "empty", b"")) == b""
+    with pytest.raises(InputError, match="no such file") as err:
+        files.read_bytes(str(tmp_path / "missing"))
+    assert str(tmp_path / "missing") in str(err.value)
+    with pytest.raises(InputError, match="is a directory"):
+        files.read_bytes(str(tmp_path))
+
+
 # -- S3 through a real S3-compatible server (moto) --------------------------------
 
 
@@ -185,6 +241,15 @@ def test_s3_missing(bucket):
     assert "s3://files-test/nothing-here" in str(err.value)
     with pytest.raises(InputError, match="no such file"):
         open_input(f"{bucket}/nothing-here.csv")
+    with pytest.raises(InputError, match="no such file"):
+        files.read_bytes(f"{bucket}/nothing-here.csv")
+
+
+def test_s3_read_bytes_and_write_many(bucket):
+    errors = files.atomic_write_many([(f"{bucket}/many/a", b"1"), (f"{bucket}/many/b", b"22")])
+    assert errors == [None, None]
+    assert files.read_bytes(f"{bucket}/many/b") == b"22"
+    assert expand(f"{bucket}/many") == [f"{bucket}/many/a", f"{bucket}/many/b"]
 
 
 def test_s3_uris_map_into_the_object_root(tmp_path, monkeypatch):

@@ -33,7 +33,7 @@ from modelmon.serving.shapes import (
     UpdateEndpointRequest,
 )
 from modelmon.serving.transform import TransformJobs
-from modelmon.storage.files import atomic_write_bytes, exists, expand, open_raw
+from modelmon.storage.files import atomic_write_bytes, exists, expand, read_bytes
 
 router = APIRouter(prefix="/api")
 
@@ -545,8 +545,7 @@ def get_object(bucket: str, key: str) -> Response:
     uri = _object_uri(bucket, key)
     if not exists(uri):
         raise NotFoundError(f"no object {uri}")
-    with open_raw(uri) as handle:
-        return Response(handle.read(), media_type="application/octet-stream")
+    return Response(read_bytes(uri), media_type="application/octet-stream")
 
 
 @router.get("/objects/{bucket}", tags=["objects"])

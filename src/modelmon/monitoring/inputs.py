@@ -45,7 +45,14 @@ from typing import Literal
 import orjson
 
 from modelmon.errors import InputError
-from modelmon.storage.files import exists, filesystem, is_local, local_path, open_raw
+from modelmon.storage.files import (
+    exists,
+    filesystem,
+    is_local,
+    local_path,
+    open_raw,
+    read_bytes,
+)
 
 __all__ = [
     "CAPTURE_SUFFIXES",
@@ -175,8 +182,7 @@ def ground_truth_window_files(
 def _manifest_files(uri: str) -> list[str]:
     """The file URIs a batch capture manifest lists (prefix + relative key), in its order."""
     try:
-        with open_raw(uri) as handle:
-            document = orjson.loads(handle.read())
+        document = orjson.loads(read_bytes(uri))
     except orjson.JSONDecodeError as err:
         raise InputError(f"the manifest is not JSON ({err})", source=uri) from None
     if (

@@ -25,7 +25,7 @@ import logging
 import queue
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -74,6 +74,16 @@ class Enqueued:
     output_location: str
     failure_location: str
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The outcome of one request, to record (:meth:`AsyncQueue.finish_many`)."""
+
+    id: str
+    status: str  # Completed or Failed
+    response_content_type: str | None = None
+    failure_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,18 +348,42 @@ class AsyncQueue:
     ) -> Future[bool]:
         """Record the outcome (``Completed`` or ``Failed``) if ``owner`` still holds the request;
         a Future of whether it did (the write is queued, not waited for)."""
-        parameters = {
-            "f_id": identifier,
-            "f_owner": owner,
-            "f_status": status,
-            "f_type": response_content_type,
-            "f_reason": failure_reason,
-            "f_end": self.clock(),
-        }
+        done: Future[bool] = Future()
+        written = self.finish_many(
+            owner, [Finished(identifier, status, response_content_type, failure_reason)]
+        )
+
+        def settle(future: Future[int]) -> None:
+            error = future.exception()
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(bool(future.result()))
+
+        written.add_done_callback(settle)
+        return done
+
+    def finish_many(self, owner: str, outcomes: Sequence[Finished]) -> Future[int]:
+        """:meth:`finish` for many requests in one statement; a Future of how many ``owner``
+        still held (their outcomes recorded)."""
+        end = self.clock()
+        parameters = [
+            {
+                "f_id": outcome.id,
+                "f_owner": owner,
+                "f_status": outcome.status,
+                "f_type": outcome.response_content_type,
+                "f_reason": outcome.failure_reason,
+                "f_end": end,
+            }
+            for outcome in outcomes
+        ]
+        if not parameters:
+            done: Future[int] = Future()
+            done.set_result(0)
+            return done
         return self._writer.submit(
-            lambda session: bool(
-                session.connection().execute(self._finish_row, parameters).rowcount
-            )
+            lambda session: int(session.connection().execute(self._finish_row, parameters).rowcount)
         )
 
     def release(self, owner: str, ids: list[str]) -> None:

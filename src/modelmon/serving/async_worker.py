@@ -8,7 +8,9 @@ serves (:class:`~modelmon.serving.async_queue.AsyncQueue`), up to
 endpoint's pool of ``MaxConcurrentInvocationsPerInstance`` threads: the model
 never has more invocations at once in this process (each server or worker
 process is one "instance": N processes run up to N × the limit at once). Results
-are written and notified by a shared pool of finisher threads:
+are written, notified and recorded by one finisher thread, in batches (the
+output objects of a batch share their directory syncs, their outcomes one
+statement):
 
 1. a request claimed again after a crash whose output (or failure) object
    already exists keeps that outcome (no second run, no second object);
@@ -38,9 +40,11 @@ import datetime as dt
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from queue import Empty, SimpleQueue
 
 from modelmon.config import Settings
 from modelmon.db import Database
@@ -48,7 +52,7 @@ from modelmon.db.leases import instance_name
 from modelmon.db.models import utcnow
 from modelmon.errors import InputError, ModelmonError
 from modelmon.formats.async_notification import inference_result, test_notification
-from modelmon.serving.async_queue import AsyncQueue, Job
+from modelmon.serving.async_queue import AsyncQueue, Finished, Job
 from modelmon.serving.async_request import AsyncConfig
 from modelmon.serving.capture import CaptureEvent, CaptureWriter, should_sample
 from modelmon.serving.host import Host, LiveEndpoint
@@ -63,9 +67,14 @@ Publish = Callable[[str, str, str], object]
 
 POLL_INTERVAL = 0.5  # seconds between looks at the queue when nothing wakes the worker
 WATCH_INTERVAL = 0.1  # seconds between timeout checks while requests run
+CLAIM_GAP = 0.002  # seconds at least between claims: requests queued meanwhile share one
 PURGE_INTERVAL = 3600.0
 CLAIM_AHEAD = 64  # requests claimed beyond those running, per endpoint: fewer, larger claims
-FINISHERS = 32  # threads writing results and notifying (mostly waiting on fsync and the database)
+FINISH_BATCH = 256  # outcomes written and recorded together at most
+# Requests that take less than this (on average, input read and model) run one after
+# another in one pool thread: switching threads would cost more than they do. Slower ones
+# spread over the pool, one per thread at a time.
+FAST_SECONDS = 0.002
 RETENTION = dt.timedelta(
     days=7
 )  # finished requests are kept (inference ids deduplicated) this long
@@ -115,12 +124,13 @@ class Outcome:
 class _Running:
     """A request in flight in this process."""
 
-    __slots__ = ("config", "deadline", "decided", "endpoint", "job", "started")
+    __slots__ = ("chunk", "config", "deadline", "decided", "endpoint", "job", "started")
 
     def __init__(self, job: Job, endpoint: LiveEndpoint, config: AsyncConfig) -> None:
         self.job = job
         self.endpoint = endpoint
         self.config = config
+        self.chunk: deque[_Running] = deque()  # the requests queued behind it in its thread
         self.deadline: float | None = None  # monotonic time the model must answer by
         self.decided = False
         self.started = False  # taken from the endpoint's pool (not only claimed ahead)
@@ -161,10 +171,12 @@ class AsyncWorker:
         self._running: dict[str, _Running] = {}
         self._in_flight: dict[str, int] = {}
         self._pools: dict[str, tuple[int, ThreadPoolExecutor]] = {}
+        self._job_seconds: dict[str, float] = {}  # per endpoint: moving average
         self._bad_configs: set[tuple[str, int]] = set()
         self._announced: set[tuple[str, str, int]] = set()
-        self._finishers = ThreadPoolExecutor(
-            max_workers=FINISHERS, thread_name_prefix="async-finish"
+        self._done: SimpleQueue[tuple[_Running, Outcome] | None] = SimpleQueue()
+        self._finisher = threading.Thread(
+            target=self._finish_forever, name="modelmon-async-finish", daemon=True
         )
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -179,6 +191,7 @@ class AsyncWorker:
 
     def start(self) -> AsyncWorker:
         """Run :meth:`run_forever` in a background thread."""
+        self._finisher.start()
         self._thread = threading.Thread(target=self.run_forever, name="modelmon-async", daemon=True)
         self._thread.start()
         return self
@@ -203,7 +216,9 @@ class AsyncWorker:
             self.queue.release(self.instance_id, left)
         except Exception:  # the next worker takes them when their lease expires
             log.exception("could not give back %d asynchronous requests", len(left))
-        self._finishers.shutdown(wait=False, cancel_futures=True)
+        if self._finisher.is_alive():  # what it holds is written; the rest: leases run out
+            self._done.put(None)
+            self._finisher.join(max(1.0, deadline - time.monotonic()))
 
     def in_flight(self) -> int:
         """Requests this process has claimed whose model call has not returned yet."""
@@ -214,7 +229,7 @@ class AsyncWorker:
         """Claim, watch timeouts and renew leases until :meth:`stop`."""
         log.info("asynchronous inference worker %s started", self.instance_id)
         lease = self.queue.lease.total_seconds()
-        next_poll = next_beat = next_recover = 0.0
+        next_poll = next_beat = next_recover = next_claim = 0.0
         next_purge = time.monotonic() + 60.0
         while not self._stop.is_set():
             now = time.monotonic()
@@ -222,10 +237,11 @@ class AsyncWorker:
                 if now >= next_recover:
                     self.queue.recover(self.instance_id)
                     next_recover = now + lease / 3
-                if self._wake.is_set() or now >= next_poll:
+                if (self._wake.is_set() and now >= next_claim) or now >= next_poll:
                     self._wake.clear()
                     self.claim_round()
                     next_poll = now + self.poll_interval
+                    next_claim = time.monotonic() + CLAIM_GAP
                 self._watch()
                 if now >= next_beat:
                     with self._lock:
@@ -238,7 +254,10 @@ class AsyncWorker:
             except Exception:  # keep working; the next round retries
                 log.exception("asynchronous worker round failed")
                 time.sleep(min(self.poll_interval, 1.0))
-            self._wake.wait(WATCH_INTERVAL if self._running else self.poll_interval)
+            if self._wake.is_set():  # woken within the gap: claim when it ends
+                self._stop.wait(max(0.0, next_claim - time.monotonic()))
+            else:
+                self._wake.wait(WATCH_INTERVAL if self._running else self.poll_interval)
         log.info("asynchronous inference worker %s stopped", self.instance_id)
 
     # -- claiming -----------------------------------------------------------------------
@@ -258,14 +277,15 @@ class AsyncWorker:
                 continue
             assert config is not None
             self._announce(endpoint, config)
-            ahead = max(config.max_concurrency, CLAIM_AHEAD)
+            ahead = _ahead(config)
             with self._lock:  # claimed ahead of the pool, whose size is the limit
-                free = config.max_concurrency + ahead - self._in_flight.get(name, 0)
-            if free <= 0:
-                continue
-            for job in self.queue.claim(self.instance_id, name, free):
-                self._submit(job, endpoint, config)
-                claimed += 1
+                held = self._in_flight.get(name, 0)
+            free = config.max_concurrency + ahead - held
+            if free <= 0 or (held >= config.max_concurrency and free < ahead // 2):
+                continue  # the pool has work: wait to claim a larger batch
+            jobs = self.queue.claim(self.instance_id, name, free)
+            self._submit(jobs, endpoint, config)
+            claimed += len(jobs)
         return claimed
 
     def _pool(self, name: str, size: int) -> ThreadPoolExecutor:
@@ -280,16 +300,42 @@ class AsyncWorker:
             current[1].shutdown(wait=False)
         return pool
 
-    def _submit(self, job: Job, endpoint: LiveEndpoint, config: AsyncConfig) -> None:
-        running = _Running(job, endpoint, config)
+    def _submit(self, jobs: list[Job], endpoint: LiveEndpoint, config: AsyncConfig) -> None:
+        """Hand claimed requests to the endpoint's pool, in chunks of about
+        :data:`CHUNK_SECONDS` of work (one request each until a time is measured)."""
+        if not jobs:
+            return
+        name = endpoint.name
+        runnings = [_Running(job, endpoint, config) for job in jobs]
         with self._lock:
-            self._running[job.id] = running
-            self._in_flight[job.endpoint_name] = self._in_flight.get(job.endpoint_name, 0) + 1
+            for running in runnings:
+                self._running[running.job.id] = running
+            self._in_flight[name] = self._in_flight.get(name, 0) + len(runnings)
+        seconds = self._job_seconds.get(name)
+        size = len(runnings) if seconds is not None and seconds < FAST_SECONDS else 1
+        for start in range(0, len(runnings), size):
+            self._run_chunk(deque(runnings[start : start + size]))
+
+    def _run_chunk(self, chunk: deque[_Running]) -> None:
+        """Queue ``chunk`` in its endpoint's pool: one thread runs its requests in turn."""
+        head = chunk[0]
         try:
-            self._pool(job.endpoint_name, config.max_concurrency).submit(self._process, running)
+            self._pool(head.job.endpoint_name, head.config.max_concurrency).submit(
+                self._process_chunk, chunk
+            )
         except RuntimeError:  # shutting down
-            self._slot_free(running)
-            self._forget(running)
+            for running in chunk:
+                self._slot_free(running)
+                self._forget(running)
+
+    def _process_chunk(self, chunk: deque[_Running]) -> None:
+        while not self._stop.is_set():  # when stopping, the rest are given back (stop)
+            try:
+                running = chunk.popleft()  # atomic: a timeout may take the rest away
+            except IndexError:
+                return
+            running.chunk = chunk
+            self._process(running)
 
     def _notify(self, topic: str, message: str, dedupe_key: str) -> None:
         """Publish to ``topic``; a topic that does not exist (deleted since the endpoint
@@ -312,10 +358,12 @@ class AsyncWorker:
             self._notify(topic, test_notification(), "test-notification:" + ":".join(map(str, key)))
 
     def _slot_free(self, running: _Running) -> None:
+        config = running.config
         with self._lock:
             name = running.job.endpoint_name
-            self._in_flight[name] = self._in_flight.get(name, 1) - 1
-        self._wake.set()  # room to claim more
+            held = self._in_flight[name] = self._in_flight.get(name, 1) - 1
+        if held <= config.max_concurrency + _ahead(config) // 2:
+            self._wake.set()  # room to claim a batch more
 
     def _forget(self, running: _Running) -> None:
         with self._lock:
@@ -324,31 +372,58 @@ class AsyncWorker:
     # -- one request ----------------------------------------------------------------------
 
     def _process(self, running: _Running) -> None:
-        """Run the model (in the endpoint's pool); hand the outcome to the finishers."""
+        """Run the model (in the endpoint's pool); hand the outcome to the finisher."""
         running.started = True
         outcome = None
+        started = time.perf_counter()
         try:
             outcome = self._outcome(running)
+            seconds = time.perf_counter() - started
+            name = running.job.endpoint_name
+            average = self._job_seconds.get(name)
+            self._job_seconds[name] = (
+                seconds if average is None else average + 0.2 * (seconds - average)
+            )
         except Exception:  # left InProgress: retried when the lease expires
             log.exception("asynchronous request %s failed unexpectedly", running.job.id)
         finally:
             self._slot_free(running)
-        if outcome is None:
-            self._forget(running)
-            return
-        try:
-            self._finishers.submit(self._finish, running, outcome)
-        except RuntimeError:  # shutting down: the lease runs out, another worker repeats it
-            self._forget(running)
+        if outcome is None or not self._decide(running, outcome):
+            self._forget(running)  # unexpected error, or timed out meanwhile
 
-    def _finish(self, running: _Running, outcome: Outcome) -> None:
-        """Write, notify and record (in the finishers' pool: the fsyncs of many overlap)."""
-        try:
-            self._decide(running, outcome)
-        except Exception:  # left InProgress: retried when the lease expires
-            log.exception("asynchronous request %s failed unexpectedly", running.job.id)
-        finally:
-            self._forget(running)
+    def _decide(self, running: _Running, outcome: Outcome) -> bool:
+        """Make ``outcome`` the request's (False if it already has one) and queue it for the
+        finisher."""
+        with self._lock:
+            if running.decided:
+                return False
+            running.decided = True
+        self._done.put((running, outcome))
+        return True
+
+    def _finish_forever(self) -> None:
+        """The finisher: write, notify and record outcomes, in batches, until stopped."""
+        while True:
+            item = self._done.get()
+            batch: list[tuple[_Running, Outcome]] = []
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= FINISH_BATCH:
+                    break
+                try:
+                    item = self._done.get_nowait()
+                except Empty:
+                    break
+            if batch:
+                try:
+                    self._finish(batch)
+                except Exception:  # left InProgress: retried when their leases expire
+                    log.exception("finishing %d asynchronous requests failed", len(batch))
+                finally:
+                    for running, _ in batch:
+                        self._forget(running)
+            if item is None:
+                return
 
     def _outcome(self, running: _Running) -> Outcome | None:
         job = running.job
@@ -366,8 +441,7 @@ class AsyncWorker:
             payload = job.body
         else:
             try:
-                with files.open_raw(job.input_location) as handle:
-                    payload = handle.read()
+                payload = files.read_bytes(job.input_location)
             except (InputError, OSError) as err:
                 reason = err.reason if isinstance(err, InputError) else str(err)
                 return _failure(
@@ -433,29 +507,43 @@ class AsyncWorker:
                     f"({seconds} s)."
                 ),
             )
+            # the requests queued behind it in its thread go to other threads, one each
+            while True:
+                try:
+                    waiting = running.chunk.pop()
+                except IndexError:
+                    break
+                self._run_chunk(deque([waiting]))
 
-    def _decide(self, running: _Running, outcome: Outcome) -> None:
-        """Write the result object, notify, record the outcome (once per request here)."""
-        with self._lock:
-            if running.decided:
-                return
-            running.decided = True
-        job, config = running.job, running.config
-        completed = outcome.status == "Completed"
-        location = job.output_location if completed else job.failure_location
-        files.atomic_write_bytes(location, outcome.body)
-        topic = config.success_topic if completed else config.error_topic
-        if topic:
-            include = config.include_in_success if completed else config.include_in_error
-            self._notify(topic, self._message(job, outcome, include), f"{job.id}:{outcome.status}")
-        # not waited for: if it is lost (a crash), the request is repeated, idempotently
-        self.queue.finish(
-            self.instance_id,
-            job.id,
-            outcome.status,
-            response_content_type=outcome.content_type,
-            failure_reason=outcome.failure_reason,
-        ).add_done_callback(_log_failure)
+    def _finish(self, batch: list[tuple[_Running, Outcome]]) -> None:
+        """Write the result objects, notify, record the outcomes (a request whose object
+        could not be written stays InProgress: it is repeated when its lease expires)."""
+        errors = files.atomic_write_many(
+            [(_location(running.job, outcome), outcome.body) for running, outcome in batch]
+        )
+        finished = []
+        for (running, outcome), error in zip(batch, errors, strict=True):
+            job, config = running.job, running.config
+            if error is not None:
+                log.error(
+                    "asynchronous request %s: writing %s failed: %s",
+                    job.id,
+                    _location(job, outcome),
+                    error,
+                )
+                continue
+            completed = outcome.status == "Completed"
+            topic = config.success_topic if completed else config.error_topic
+            if topic:
+                include = config.include_in_success if completed else config.include_in_error
+                self._notify(
+                    topic, self._message(job, outcome, include), f"{job.id}:{outcome.status}"
+                )
+            finished.append(
+                Finished(job.id, outcome.status, outcome.content_type, outcome.failure_reason)
+            )
+        # not waited for: if it is lost (a crash), the requests are repeated, idempotently
+        self.queue.finish_many(self.instance_id, finished).add_done_callback(_log_failure)
 
     def _message(self, job: Job, outcome: Outcome, include: bool) -> str:
         completed = outcome.status == "Completed"
@@ -478,7 +566,17 @@ class AsyncWorker:
         )
 
 
-def _log_failure(future: Future[bool]) -> None:
+def _ahead(config: AsyncConfig) -> int:
+    """How many requests of an endpoint are claimed beyond its concurrency limit."""
+    return max(config.max_concurrency, CLAIM_AHEAD)
+
+
+def _location(job: Job, outcome: Outcome) -> str:
+    """Where ``outcome``'s object goes: the output location, or the failure location."""
+    return job.output_location if outcome.status == "Completed" else job.failure_location
+
+
+def _log_failure(future: Future[int]) -> None:
     if future.exception() is not None:
         log.error("could not record an asynchronous request's outcome: %s", future.exception())
 
@@ -494,8 +592,7 @@ def _written_outcome(job: Job) -> Outcome | None:
         try:
             if not files.exists(location):
                 continue
-            with files.open_raw(location) as handle:
-                body = handle.read()
+            body = files.read_bytes(location)
         except (InputError, OSError):
             continue
         if status == "Completed":

@@ -52,7 +52,7 @@ import orjson
 from modelmon.errors import InputError
 from modelmon.serving.runtimes import Prediction
 from modelmon.serving.runtimes.codecs import CSV, JSON, JSONLINES, known_media, media_type
-from modelmon.storage.files import expand, open_raw
+from modelmon.storage.files import expand, open_raw, read_bytes
 
 INPUT_URI = "TransformInput.DataSource.S3DataSource.S3Uri"
 OUTPUT_SUFFIX = ".out"
@@ -109,8 +109,7 @@ def list_inputs(
 
 def _manifest_inputs(uri: str) -> tuple[str, list[InputFile]]:
     try:
-        with open_raw(uri) as handle:
-            document = orjson.loads(handle.read())
+        document = orjson.loads(read_bytes(uri))
     except InputError as err:
         raise InputError(f"manifest {uri}: {err.reason}", field=INPUT_URI) from None
     except orjson.JSONDecodeError as err:

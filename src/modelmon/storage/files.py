@@ -12,12 +12,14 @@ machine. Child processes inherit the setting through the environment.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import gzip
 import os
 import posixpath
 import uuid
+from collections.abc import Sequence
 from typing import IO, BinaryIO
 
 import fsspec
@@ -67,6 +69,15 @@ def _mapped(uri: str) -> str | None:
     if not key or any(part == ".." for part in key.split("/")):
         raise InputError("not a valid object URI", source=uri)
     return os.path.join(root, key)
+
+
+def _local_target(uri: str) -> str | None:
+    """The filesystem path of ``uri`` when it is local (:func:`is_local`), else None: both
+    answers in one pass, for the per-request paths."""
+    scheme = _scheme(uri)
+    if scheme in _LOCAL_SCHEMES:
+        return uri.split("://", 1)[1] if "://" in uri else uri
+    return _mapped(uri)
 
 
 def is_local(uri: str) -> bool:
@@ -188,6 +199,35 @@ def open_raw(uri: str) -> BinaryIO:
         raise InputError("is a directory, not a file", source=uri) from err
 
 
+def read_bytes(uri: str) -> bytes:
+    """The whole of ``uri`` as stored (no decompression); local files with the fewest
+    system calls (open, fstat, read, close)."""
+    target = _local_target(uri)
+    if target is None:
+        fs, path = filesystem(uri)
+        try:
+            return bytes(fs.cat_file(path))
+        except FileNotFoundError as err:
+            raise InputError("no such file or directory", source=uri) from err
+    try:
+        fd = os.open(target, os.O_RDONLY)
+    except FileNotFoundError as err:
+        raise InputError("no such file or directory", source=uri) from err
+    try:
+        wanted = os.fstat(fd).st_size + 1
+        data = os.read(fd, wanted)
+        if len(data) < wanted:  # a regular file reads short only at its end
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except IsADirectoryError as err:
+        raise InputError("is a directory, not a file", source=uri) from err
+    finally:
+        os.close(fd)
+
+
 def is_gzip(uri: str, head: bytes) -> bool:
     """Whether a file named ``uri`` that starts with ``head`` is gzip-compressed.
 
@@ -241,32 +281,92 @@ def atomic_write_bytes(uri: str, data: bytes) -> None:
     """Write ``data`` to ``uri`` so that readers see the old file or the new one.
 
     Local: a temporary file in the same directory, fsync'ed, then renamed over
-    the target. Object stores: one PUT, which is atomic there.
+    the target, then the directory fsync'ed. Object stores: one PUT, which is
+    atomic there.
     """
+    [error] = atomic_write_many([(uri, data)])
+    if error is not None:
+        raise error
+
+
+def atomic_write_many(items: Sequence[tuple[str, bytes]]) -> list[Exception | None]:
+    """Write each ``(uri, data)`` as :func:`atomic_write_bytes` does, syncing each local
+    directory once for all of them: every temporary file is written and fsync'ed, then
+    all are renamed, then their directories are fsync'ed. Per item: None, or the error
+    that stopped it (the others are written all the same)."""
+    errors: list[Exception | None] = [None] * len(items)
+    staged: list[tuple[int, str, str, str]] = []  # (index, temporary, target, directory)
+    ready: set[str] = set()
+    renamed: set[str] = set()
+    moved = 0  # staged files renamed (or given up) so far
+    try:
+        for index, (uri, data) in enumerate(items):
+            try:
+                target = _local_target(uri)
+                if target is None:
+                    _put_object(uri, data)
+                    continue
+                path = os.path.abspath(target)
+                directory = os.path.dirname(path)
+                if directory not in ready:
+                    if not os.path.isdir(directory):
+                        os.makedirs(directory, exist_ok=True)
+                    ready.add(directory)
+                staged.append((index, _write_synced_temp(directory, path, data), path, directory))
+            except Exception as err:
+                errors[index] = err
+        for index, temp, path, directory in staged:
+            moved += 1
+            try:
+                os.replace(temp, path)
+                renamed.add(directory)
+            except OSError as err:
+                errors[index] = err
+                _unlink_quietly(temp)
+    except BaseException:
+        for _, temp, _, _ in staged[moved:]:
+            _unlink_quietly(temp)
+        raise
+    for directory in renamed:
+        _fsync_directory(directory)
+    return errors
+
+
+def _put_object(uri: str, data: bytes) -> None:
     fs, path = filesystem(uri)
-    if not is_local(uri):
-        parent = posixpath.dirname(path)
-        if parent:
-            fs.makedirs(parent, exist_ok=True)
-        fs.pipe_file(path, data)
-        return
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    parent = posixpath.dirname(path)
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    fs.pipe_file(path, data)
+
+
+def _write_synced_temp(directory: str, path: str, data: bytes) -> str:
+    """A new hidden file beside ``path`` holding ``data``, fsync'ed; its path."""
     temp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
     except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
+        os.close(fd)
+        _unlink_quietly(temp)
         raise
+    os.close(fd)
+    return temp
+
+
+def _unlink_quietly(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make renames in ``directory`` durable (where the platform allows)."""
     try:
         dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # not possible on every platform
+    except OSError:
         return
     try:
         os.fsync(dir_fd)
