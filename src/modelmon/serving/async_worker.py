@@ -301,8 +301,8 @@ class AsyncWorker:
         return pool
 
     def _submit(self, jobs: list[Job], endpoint: LiveEndpoint, config: AsyncConfig) -> None:
-        """Hand claimed requests to the endpoint's pool, in chunks of about
-        :data:`CHUNK_SECONDS` of work (one request each until a time is measured)."""
+        """Hand claimed requests to the endpoint's pool: all in one chunk when its requests
+        are fast (:data:`FAST_SECONDS`), else one per chunk (also until a time is measured)."""
         if not jobs:
             return
         name = endpoint.name
