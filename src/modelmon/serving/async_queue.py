@@ -345,23 +345,12 @@ class AsyncQueue:
         *,
         response_content_type: str | None = None,
         failure_reason: str | None = None,
-    ) -> Future[bool]:
+    ) -> Future[int]:
         """Record the outcome (``Completed`` or ``Failed``) if ``owner`` still holds the request;
-        a Future of whether it did (the write is queued, not waited for)."""
-        done: Future[bool] = Future()
-        written = self.finish_many(
+        a Future of 1 if it did, else 0 (the write is queued, not waited for)."""
+        return self.finish_many(
             owner, [Finished(identifier, status, response_content_type, failure_reason)]
         )
-
-        def settle(future: Future[int]) -> None:
-            error = future.exception()
-            if error is not None:
-                done.set_exception(error)
-            else:
-                done.set_result(bool(future.result()))
-
-        written.add_done_callback(settle)
-        return done
 
     def finish_many(self, owner: str, outcomes: Sequence[Finished]) -> Future[int]:
         """:meth:`finish` for many requests in one statement; a Future of how many ``owner``
