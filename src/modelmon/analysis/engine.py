@@ -18,6 +18,7 @@ read restarts with whole files as splits.
 
 from __future__ import annotations
 
+import gc
 import math
 import multiprocessing
 import os
@@ -154,7 +155,13 @@ def _run(tasks: Sequence[_Task], workers: int, progress: Progress | None) -> Dat
     if workers <= 1 or len(tasks) <= 1:
         results = map(_profile_task, tasks)
     else:
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=_context())
+        pool = ProcessPoolExecutor(
+            max_workers=min(workers, len(tasks)),
+            mp_context=_context(),
+            # The objects a worker inherits stay for its short life: keep the
+            # collector from walking them again and again while it profiles.
+            initializer=gc.freeze,
+        )
         results = pool.map(_profile_task, tasks)
     try:
         for weight, profile in zip(weights, results, strict=True):

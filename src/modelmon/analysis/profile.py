@@ -70,7 +70,8 @@ class NumericMetric:
         if self.tally is None:
             self.update(values.astype(np.float64))
             return
-        lo, hi = int(values.min()), int(values.max())
+        low, high = int(values.min()), int(values.max())
+        lo, hi = low, high
         if len(self.tally):
             lo, hi = min(lo, self.tally_lo), max(hi, self.tally_lo + len(self.tally) - 1)
         if hi - lo >= MAX_TALLY_SPAN:
@@ -87,7 +88,7 @@ class NumericMetric:
         total = float(batch @ support)
         mean = total / n
         m2 = float(batch @ np.square(support - mean))
-        self._combine(n, total, mean, m2, float(values.min()), float(values.max()))
+        self._combine(n, total, mean, m2, float(low), float(high))
         if self.head is not None:
             self.head = [*self.head, values.astype(np.float64)] if self.count <= KLL_K else None
 

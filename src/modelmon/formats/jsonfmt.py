@@ -11,6 +11,7 @@ so callers choose the JSON number type by the Python type they store.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -53,7 +54,12 @@ def java_double(value: float) -> str:
     return f"{prefix}{mantissa}E{point - 1}"
 
 
+_NEEDS_ESCAPE = re.compile(r'[\x00-\x1f"\\]')
+
+
 def _string(value: str) -> str:
+    if _NEEDS_ESCAPE.search(value) is None:
+        return f'"{value}"'
     out = ['"']
     for ch in value:
         if ch in _ESCAPES:
@@ -67,6 +73,8 @@ def _string(value: str) -> str:
 
 
 def _scalar(value: Any) -> str:
+    if type(value) is float and 1e-3 <= abs(value) < 1e7:
+        return repr(value)  # java_double's common case, without its calls
     if value is None:
         return "null"
     if value is True:
@@ -84,7 +92,13 @@ def _scalar(value: Any) -> str:
     raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _write(value: Any, level: int, out: list[str]) -> None:
+    if type(value) in _SCALARS:  # the cheap check first
+        out.append(_scalar(value))
+        return
     if isinstance(value, Mapping):
         if not value:
             out.append("{ }")

@@ -20,12 +20,12 @@ import os
 import posixpath
 import uuid
 from collections.abc import Sequence
-from typing import IO, BinaryIO
-
-import fsspec
-from fsspec import AbstractFileSystem
+from typing import IO, TYPE_CHECKING, BinaryIO
 
 from modelmon.errors import InputError
+
+if TYPE_CHECKING:
+    from fsspec import AbstractFileSystem
 
 GZIP_MAGIC = b"\x1f\x8b"
 _GLOB_CHARS = frozenset("*?[")
@@ -100,6 +100,8 @@ def filesystem(uri: str) -> tuple[AbstractFileSystem, str]:
     (else ``AWS_ENDPOINT_URL``, else AWS itself) and the usual AWS credential
     variables.
     """
+    import fsspec  # here: ~40 ms to import, and local files seldom need it
+
     scheme = _scheme(uri)
     if scheme in _LOCAL_SCHEMES or _mapped(uri) is not None:
         return fsspec.filesystem("file"), local_path(uri)
@@ -151,9 +153,12 @@ def expand(uri: str) -> list[str]:
     (recursively, skipping names that start with ``.`` or ``_``); a glob its
     matches. Raises :class:`InputError` when nothing is found.
     """
-    fs, path = filesystem(uri)
-    local = is_local(uri)
-    if not local:
+    target = _local_target(uri)
+    local = target is not None
+    if local:
+        path = target
+    else:
+        fs, path = filesystem(uri)
         fs.invalidate_cache()  # another process may have written since we listed
     if _GLOB_CHARS & set(path):
         found: list[str] = []
@@ -188,10 +193,11 @@ def expand(uri: str) -> list[str]:
 
 def open_raw(uri: str) -> BinaryIO:
     """Open ``uri`` for binary reading as stored (no decompression)."""
-    fs, path = filesystem(uri)
+    target = _local_target(uri)
     try:
-        if is_local(uri):
-            return open(path, "rb")
+        if target is not None:
+            return open(target, "rb")
+        fs, path = filesystem(uri)
         return fs.open(path, "rb")
     except FileNotFoundError as err:
         raise InputError("no such file or directory", source=uri) from err
@@ -270,9 +276,12 @@ def open_input(uri: str) -> BinaryIO:
 
 def file_size(uri: str) -> int:
     """Size of ``uri`` in bytes (as stored, before any decompression)."""
-    fs, path = filesystem(uri)
+    target = _local_target(uri)
     try:
-        return int(os.path.getsize(path) if is_local(uri) else fs.size(path))
+        if target is not None:
+            return os.path.getsize(target)
+        fs, path = filesystem(uri)
+        return int(fs.size(path))
     except FileNotFoundError as err:
         raise InputError("no such file or directory", source=uri) from err
 
@@ -383,9 +392,10 @@ def atomic_write_text(uri: str, text: str) -> None:
 
 def exists(uri: str) -> bool:
     """Whether a file (or object) exists at ``uri``."""
+    target = _local_target(uri)
+    if target is not None:
+        return os.path.isfile(target)
     fs, path = filesystem(uri)
-    if is_local(uri):
-        return os.path.isfile(path)
     fs.invalidate_cache(path)
     return bool(fs.isfile(path))
 
@@ -398,17 +408,18 @@ def publish_file(source: str | os.PathLike[str], uri: str) -> None:
     afterwards.
     """
     source = os.fspath(source)
-    fs, path = filesystem(uri)
-    if not is_local(uri):
+    target = _local_target(uri)
+    if target is None:
+        fs, path = filesystem(uri)
         parent = posixpath.dirname(path)
         if parent:
             fs.makedirs(parent, exist_ok=True)
         fs.put_file(source, path)
         os.unlink(source)
         return
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     try:
-        os.replace(source, path)
+        os.replace(source, target)
         return
     except OSError as err:
         if err.errno != errno.EXDEV:
