@@ -456,16 +456,19 @@ class DatasetProfile:
     def update(self, batch: pa.RecordBatch) -> None:
         """Profile one record batch; columns first seen here are added at the end."""
         self.rows += batch.num_rows
-        for name, array in zip(batch.schema.names, batch.columns, strict=True):
+        names = batch.schema.names
+        for name, array in zip(names, batch.columns, strict=True):
             column = self.columns.get(name)
             if column is None:
                 column = self.columns[name] = ColumnProfile(name, rows=self.rows - batch.num_rows)
                 column.missing = column.rows  # absent in earlier batches = missing there
             column.update(array)
-        for name, column in self.columns.items():
-            if name not in batch.schema.names:
-                column.rows += batch.num_rows
-                column.missing += batch.num_rows
+        if len(self.columns) > len(names):
+            present = set(names)
+            for name, column in self.columns.items():
+                if name not in present:
+                    column.rows += batch.num_rows
+                    column.missing += batch.num_rows
 
     def merge(self, other: DatasetProfile) -> None:
         """Fold in another partial profile (e.g. another file or split)."""
