@@ -73,8 +73,6 @@ def _string(value: str) -> str:
 
 
 def _scalar(value: Any) -> str:
-    if type(value) is float and 1e-3 <= abs(value) < 1e7:
-        return repr(value)  # java_double's common case, without its calls
     if value is None:
         return "null"
     if value is True:
