@@ -281,6 +281,11 @@ def delivery(url: str, messages: int, round_index: int) -> tuple[float, float, f
 # -- main ----------------------------------------------------------------------------------
 
 
+def _row(measure: str, median: str, rounds: list[str]) -> str:
+    """One line of the results table: the measure, its median, every round."""
+    return f"| {measure} | {median} | {', '.join(rounds)} |"
+
+
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
@@ -335,21 +340,31 @@ def main() -> int:
         "",
         "| measure | median | rounds |",
         "|---|---|---|",
-        f"| PutMetricData through the API, 1,000 a call | {rate:,.0f} datapoints/s | "
-        + ", ".join(f"{x:,.0f}" for x in rates)
-        + " |",
-        f"| on_finished: {args.alarms:,} alarms, all change state + publish | {flip:.3f} s | "
-        + ", ".join(f"{x:.3f}" for x in flips)
-        + " |",
-        f"| on_finished: {args.alarms:,} alarms, none changes | {still:.3f} s | "
-        + ", ".join(f"{x:.3f}" for x in steady)
-        + " |",
-        f"| delivery latency p50 ({args.messages} messages at ~50/s) | {p50 * 1000:.1f} ms | "
-        + ", ".join(f"{x[0] * 1000:.1f}" for x in latencies)
-        + " |",
-        f"| delivery latency p99 | {p99 * 1000:.1f} ms | "
-        + ", ".join(f"{x[1] * 1000:.1f}" for x in latencies)
-        + " |",
+        _row(
+            "PutMetricData through the API, 1,000 a call",
+            f"{rate:,.0f} datapoints/s",
+            [f"{x:,.0f}" for x in rates],
+        ),
+        _row(
+            f"on_finished: {args.alarms:,} alarms, all change state + publish",
+            f"{flip:.3f} s",
+            [f"{x:.3f}" for x in flips],
+        ),
+        _row(
+            f"on_finished: {args.alarms:,} alarms, none changes",
+            f"{still:.3f} s",
+            [f"{x:.3f}" for x in steady],
+        ),
+        _row(
+            f"delivery latency p50 ({args.messages} messages at ~50/s)",
+            f"{p50 * 1000:.1f} ms",
+            [f"{x[0] * 1000:.1f}" for x in latencies],
+        ),
+        _row(
+            "delivery latency p99",
+            f"{p99 * 1000:.1f} ms",
+            [f"{x[1] * 1000:.1f}" for x in latencies],
+        ),
         "",
         "### Targets",
         "",
