@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from modelmon.analysis.readers.normalize import normalize, slices
 from modelmon.analysis.readers.split import Split
 from modelmon.errors import InputError
 from modelmon.storage.files import is_gzip, is_local, local_path, open_raw
 
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
+
 
 def open_parquet(uri: str) -> pq.ParquetFile:
     """A Parquet file by URI (a gzip-compressed one is decompressed into memory)."""
+    # Imported here: pyarrow.parquet pulls in pyarrow.fs and ssl (~15 ms), which
+    # every CLI run would otherwise pay for whatever its input format.
+    import pyarrow.parquet as pq
+
     handle = open_raw(uri)
     source: object = handle  # remote: Arrow reads the ranges it needs
     try:
