@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -151,6 +152,34 @@ def test_atomic_write_many_writes_each_and_reports_what_failed(tmp_path, monkeyp
     assert synced.count(str(tmp_path / "out")) == 1
     assert synced.count(str(tmp_path / "other")) == 1
     assert len(synced) == 3 + 2
+
+
+@pytest.mark.skipif(files._SYNCFS is None, reason="syncfs(2) is Linux-only")
+@pytest.mark.parametrize("syncfs_works", [True, False])
+def test_atomic_write_many_syncs_a_large_batch_with_one_syncfs(tmp_path, monkeypatch, syncfs_works):
+    items = [(str(tmp_path / "out" / f"{i}.out"), f"{i}".encode() * i) for i in range(20)]
+    calls: list[str] = []
+    fsynced: list[str] = []
+    real_syncfs, real_fsync = files._SYNCFS, os.fsync
+
+    def syncfs(fd: int) -> int:
+        calls.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return real_syncfs(fd) if syncfs_works else -1
+
+    def fsync(fd: int) -> None:
+        fsynced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(files, "_SYNCFS", syncfs)
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    assert files.atomic_write_many(items) == [None] * 20
+    assert calls == [str(tmp_path / "out")]  # one filesystem: one syncfs
+    for uri, data in items:
+        assert Path(uri).read_bytes() == data
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(f"{i}.out" for i in range(20))
+    # the directory once; each temporary file too when syncfs failed
+    assert fsynced.count(str(tmp_path / "out")) == 1
+    assert len(fsynced) == (1 if syncfs_works else 21)
 
 
 def test_atomic_write_many_failed_rename_leaves_no_temporary(tmp_path, monkeypatch):
