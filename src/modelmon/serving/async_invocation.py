@@ -10,7 +10,6 @@ does the rest. Errors answer as the real-time path's (:func:`aws_error`):
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 
@@ -79,7 +78,7 @@ class AsyncInvoker:
                 "(InvokeEndpoint) only.",
             )
         try:
-            queued = await asyncio.wrap_future(self.queue.enqueue_future(parsed, config))
+            queued = await self.queue.enqueue_async(parsed, config)
         except Exception as err:  # the database refused: nothing was queued
             log.exception("queueing an asynchronous request for %s failed", name)
             return aws_error(

@@ -20,6 +20,8 @@ Times come from ``clock``, so tests move time without sleeping.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
 import queue
@@ -110,17 +112,22 @@ def _utc(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
+_Target = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
 class _Writer:
     """A thread that runs write operations, as many per transaction as have gathered.
 
-    An operation is ``op(session) -> result``; :meth:`submit` answers a Future.
-    When a batch fails, its operations run again one per transaction, so one bad
-    operation fails alone.
+    An operation is ``op(session) -> result``; :meth:`submit` answers a Future,
+    :meth:`submit_async` an asyncio future settled with the rest of its batch in one
+    call into the event loop (one wake-up per batch, not per request). When a batch
+    fails, its operations run again one per transaction, so one bad operation fails
+    alone.
     """
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._items: queue.SimpleQueue[tuple[Callable[[Session], Any], Future[Any]]] = (
+        self._items: queue.SimpleQueue[tuple[Callable[[Session], Any], _Target]] = (
             queue.SimpleQueue()
         )
         self._thread: threading.Thread | None = None
@@ -128,7 +135,21 @@ class _Writer:
 
     def submit(self, op: Callable[[Session], T]) -> Future[T]:
         future: Future[T] = Future()
-        self._items.put((op, future))
+        self._put(op, future)
+        return future
+
+    def submit_async(self, op: Callable[[Session], T]) -> asyncio.Future[T]:
+        """:meth:`submit` for the running event loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._put(op, (loop, future))
+        return future
+
+    def run(self, op: Callable[[Session], T]) -> T:
+        return self.submit(op).result()
+
+    def _put(self, op: Callable[[Session], Any], target: _Target) -> None:
+        self._items.put((op, target))
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -136,10 +157,6 @@ class _Writer:
                         target=self._run, name="modelmon-async-db", daemon=True
                     )
                     self._thread.start()
-        return future
-
-    def run(self, op: Callable[[Session], T]) -> T:
-        return self.submit(op).result()
 
     def _run(self) -> None:
         while True:
@@ -151,7 +168,7 @@ class _Writer:
                     break
             self._apply(batch)
 
-    def _apply(self, batch: list[tuple[Callable[[Session], Any], Future[Any]]]) -> None:
+    def _apply(self, batch: list[tuple[Callable[[Session], Any], _Target]]) -> None:
         try:
             with self.db.session() as session:
                 results = [op(session) for op, _ in batch]
@@ -160,9 +177,37 @@ class _Writer:
                 for item in batch:
                     self._apply([item])
             else:
-                batch[0][1].set_exception(err)
+                _settle([(batch[0][1], None, err)])
             return
-        for (_, future), result in zip(batch, results, strict=True):
+        _settle(
+            [(target, result, None) for (_, target), result in zip(batch, results, strict=True)]
+        )
+
+
+def _settle(outcomes: list[tuple[_Target, Any, Exception | None]]) -> None:
+    """Give each waiting future its result or error; one loop call per event loop."""
+    in_loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any, Any]]] = {}
+    for target, result, error in outcomes:
+        if isinstance(target, Future):
+            if error is not None:
+                target.set_exception(error)
+            else:
+                target.set_result(result)
+        else:
+            loop, future = target
+            in_loops.setdefault(loop, []).append((future, result, error))
+    for loop, items in in_loops.items():
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            loop.call_soon_threadsafe(_settle_in_loop, items)
+
+
+def _settle_in_loop(items: list[tuple[asyncio.Future[Any], Any, Exception | None]]) -> None:
+    for future, result, error in items:
+        if future.done():  # cancelled: the client went away (the write stands)
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
             future.set_result(result)
 
 
@@ -252,7 +297,16 @@ class AsyncQueue:
         return self.enqueue_future(request, config).result()
 
     def enqueue_future(self, request: AsyncRequest, config: AsyncConfig) -> Future[Enqueued]:
-        """:meth:`enqueue` without waiting: a Future of its answer (for the event loop)."""
+        """:meth:`enqueue` without waiting: a Future of its answer."""
+        return self._writer.submit(self._enqueue_op(request, config))
+
+    async def enqueue_async(self, request: AsyncRequest, config: AsyncConfig) -> Enqueued:
+        """:meth:`enqueue` for the event loop (which is woken once per batch of writes)."""
+        return await self._writer.submit_async(self._enqueue_op(request, config))
+
+    def _enqueue_op(
+        self, request: AsyncRequest, config: AsyncConfig
+    ) -> Callable[[Session], Enqueued]:
         identifier = str(uuid.uuid4())
         inference_id = request.inference_id or str(uuid.uuid4())
         output, failure = config.locations(request, identifier)
@@ -285,7 +339,7 @@ class AsyncQueue:
                 if first is not None:
                     return Enqueued(first[0], inference_id, first[1], first[2], created=False)
 
-        return self._writer.submit(op)
+        return op
 
     def claim(self, owner: str, endpoint_name: str, limit: int) -> list[Job]:
         """Up to ``limit`` requests of ``endpoint_name``, oldest first, leased to ``owner``."""
