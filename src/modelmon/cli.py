@@ -472,6 +472,10 @@ def worker_command(
         ),
     ] = Path("modelmon-data"),
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    parent_fd: Annotated[
+        int | None,
+        typer.Option("--parent-fd", hidden=True, help="Socket to the `modelmon serve` parent."),
+    ] = None,
 ) -> None:
     """Run asynchronous inference workers alone (same database and objects as `modelmon serve`;
     set MODELMON_ASYNC_WORKERS=off there to leave the queue to workers like this one).
@@ -499,19 +503,44 @@ def worker_command(
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+    endpoints_changed = threading.Event()
+    running: list[AsyncWorker] = []  # the worker, once it runs
+    parent = None
+    if parent_fd is not None:  # a child of `modelmon serve` (modelmon.serving.worker_process)
+        from modelmon.serving.worker_process import ParentLink
+
+        def flush() -> bool:
+            writer = running[0].writer if running else None
+            return writer.flush() if writer is not None else False
+
+        parent = ParentLink(
+            parent_fd,
+            on_queued=lambda: running and running[0].wake(),
+            on_endpoints=endpoints_changed.set,
+            on_flush=flush,
+            on_gone=stop.set,
+        ).start()
 
     def make_publish(db: Any) -> Callable[[str, str, str], object]:
-        topics = Topics(db, settings)
+        topics = Topics(db, settings, on_publish=parent.published if parent else None)
         return lambda arn, message, key: topics.publish(arn, message, dedupe_key=key)
 
     def started(worker: AsyncWorker) -> None:
+        running.append(worker)
+        worker.wake()  # requests queued while it started
         console.print(
             f"asynchronous inference worker {worker.instance_id} on {settings.database_url}",
             highlight=False,
         )
 
     try:
-        run_worker(settings, stop, make_publish=make_publish, on_started=started)
+        run_worker(
+            settings,
+            stop,
+            make_publish=make_publish,
+            on_started=started,
+            endpoints_changed=endpoints_changed,
+        )
     except (ModelmonError, ValueError) as err:
         raise _fail(err) from None
 

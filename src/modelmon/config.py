@@ -62,7 +62,7 @@ class Settings:
             not in ("off", "0", "false", "no")
         )
     )
-    # asynchronous inference workers inside `modelmon serve` (off: run `modelmon worker`)
+    # `modelmon serve` starts an asynchronous inference worker process (off: run `modelmon worker`)
     async_workers: bool = field(
         default_factory=lambda: (
             os.environ.get("MODELMON_ASYNC_WORKERS", "on").strip().lower()

@@ -410,6 +410,56 @@ def test_a_separate_worker_process_serves_a_server_without_workers(
     assert message["responseParameters"]["outputLocation"] == response.headers[f"{H}OutputLocation"]
 
 
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_the_worker_process_is_restarted_and_never_outlives_its_server(
+    start_server, code_dir, tmp_path
+) -> None:
+    server = start_server("lifecycle", env={"ASYNC_TEST_LOG": str(tmp_path / "calls.log")})
+    deploy(server.url, code_dir, "life", async_config=output_config("life"))
+    assert server.process is not None
+    [first] = children(server.process.pid)  # the worker `modelmon serve` started
+    with server.client() as http:
+        http.put("/api/objects/bucket/in/life.txt", content=b"life")
+        output = local(
+            server.objects,
+            invoke(http, "life", "s3://bucket/in/life.txt").headers[f"{H}OutputLocation"],
+        )
+        wait_for(output.exists, message="output by the first worker")
+        os.kill(first, signal.SIGKILL)  # a crashed worker is replaced
+        wait_for(lambda: children(server.process.pid) not in ([], [first]), 30, "a new worker")
+        [second] = children(server.process.pid)
+        output = local(
+            server.objects,
+            invoke(http, "life", "s3://bucket/in/life.txt").headers[f"{H}OutputLocation"],
+        )
+        wait_for(output.exists, message="output by the second worker")
+    server.kill()  # kill -9: the worker sees its link to the server close and stops
+    wait_for(lambda: not alive(second), 45, "the worker to stop with its server")
+
+
 # ------------------------------------------------------------------ notifications
 
 
@@ -618,6 +668,8 @@ def test_kill_9_with_1000_requests_queued_each_ends_once(server_type, tmp_path, 
             )
 
         wait_for(lambda: sum(ended(item) for item in accepted.values()) >= 100, 120, "100 ended")
+        assert server.process is not None
+        workers = children(server.process.pid)
         server.kill()  # SIGKILL: requests queued and running, notifications not yet delivered
         done_at_kill = sum(ended(item) for item in accepted.values())
         assert done_at_kill < 1000
@@ -650,6 +702,8 @@ def test_kill_9_with_1000_requests_queued_each_ends_once(server_type, tmp_path, 
         statuses[i] == ("Failed" if p.endswith("raise") else "Completed")
         for i, (p, _, _) in accepted.items()
     )
+    # the killed server's worker process stopped by itself
+    wait_for(lambda: not any(alive(pid) for pid in workers), 45, "the old worker to stop")
     deliveries = len(hook.got)
     runs = len(calls(log, "r:"))
     print(

@@ -5,8 +5,9 @@ control-plane wire protocol (``POST /``), the runtime
 (``/endpoints/{name}/invocations`` and ``/async-invocations``), and runs the
 host's reconcile loop, the capture writer, the batch transform runner, the
 monitoring scheduler (unless ``MODELMON_SCHEDULER=off``: then ``modelmon
-scheduler`` runs it) and the asynchronous inference workers (unless
-``MODELMON_ASYNC_WORKERS=off``: then ``modelmon worker`` runs them).
+scheduler`` runs it); it starts the asynchronous inference worker as a child
+process (unless ``MODELMON_ASYNC_WORKERS=off``: then ``modelmon worker`` processes
+started alone work the queue).
 Stopping it (SIGTERM/SIGINT) finishes requests in flight, publishes every
 captured record, pauses transform jobs after their current payload (they
 resume at the next start) and gives running monitoring executions
@@ -39,12 +40,12 @@ from modelmon.monitoring.runner import Runner
 from modelmon.monitoring.scheduler import Scheduler
 from modelmon.serving.async_invocation import AsyncInvoker
 from modelmon.serving.async_queue import AsyncQueue
-from modelmon.serving.async_worker import AsyncWorker
 from modelmon.serving.capture import CaptureWriter
 from modelmon.serving.host import Host
 from modelmon.serving.invocation import LATENCY_BOUNDS, Invoker
 from modelmon.serving.registry import Hosting
 from modelmon.serving.transform import TransformJobs, TransformRunner
+from modelmon.serving.worker_process import WorkerProcess
 
 log = logging.getLogger("modelmon.server")
 
@@ -53,7 +54,7 @@ class Services:
     """What one server process runs besides HTTP: database, host, capture writer,
     transform runner, monitoring scheduler."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, log_level: str = "info") -> None:
         settings.prepare()
         self.settings = settings
         self.db = Database(settings.database_url)
@@ -68,16 +69,10 @@ class Services:
         )
         self.invoker = Invoker(self.host, self.capture, settings.account_id)
         self.async_queue = AsyncQueue(self.db)
-        self.async_worker: AsyncWorker | None = None
+        self.async_worker: WorkerProcess | None = None
         if settings.async_workers:
-            self.async_worker = AsyncWorker(
-                self.async_queue,
-                lambda: self.host.endpoints,
-                region=settings.region,
-                writer=self.capture,
-                publish=lambda arn, message, key: self.alerting.publish(
-                    arn, message, dedupe_key=key
-                ),
+            self.async_worker = WorkerProcess(
+                settings.data_dir, log_level=log_level, on_published=self._deliver_now
             )
         self.async_invoker = AsyncInvoker(
             self.host,
@@ -107,15 +102,22 @@ class Services:
         )
         self.exposition.add_source("async_queue", self.async_queue.stats)
 
+    def _deliver_now(self) -> None:
+        """The worker process published a notification: deliver it now, not at the next poll."""
+        if self.alerting.worker is not None:
+            self.alerting.worker.wake()
+
     def wake_scheduler(self) -> None:
         """Ask the scheduler to tick now (a NOW run to start, an execution to stop)."""
         if self.scheduler is not None:
             self.scheduler.wake()
 
     def wake(self) -> None:
-        """Ask the reconcile loop to run now (callable from any thread)."""
+        """Ask the reconcile loops (this process's, the worker's) to run now (any thread)."""
         if self._loop is not None and self._changed is not None:
             self._loop.call_soon_threadsafe(self._changed.set)
+        if self.async_worker is not None:
+            self.async_worker.endpoints_changed()
 
     async def reconcile_forever(self) -> None:
         assert self._changed is not None
@@ -143,7 +145,7 @@ class Services:
         if self.scheduler is not None:
             self.scheduler.start()
         if self.async_worker is not None:
-            self.async_worker.start()
+            await anyio.to_thread.run_sync(self.async_worker.start)
         try:
             yield
         finally:
@@ -160,9 +162,9 @@ class Services:
             self.db.dispose()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The modelmon server as an ASGI app."""
-    services = Services(settings or Settings())
+def create_app(settings: Settings | None = None, *, log_level: str = "info") -> FastAPI:
+    """The modelmon server as an ASGI app (``log_level``: its worker process's)."""
+    services = Services(settings or Settings(), log_level=log_level)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

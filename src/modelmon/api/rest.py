@@ -510,11 +510,14 @@ def server_info(request: Request) -> dict[str, Any]:
 
 @router.post("/capture/flush", tags=["capture"])
 async def flush_capture(request: Request) -> dict[str, Any]:
-    """Publish every captured record now (files are otherwise published after a minute)."""
+    """Publish every captured record now, this server's and its async worker process's
+    (files are otherwise published after a minute)."""
     writer = request.app.state.capture_writer
-    if writer is None:
-        return {"Flushed": True}
-    return {"Flushed": bool(await run_sync(writer.flush))}
+    flushed = writer is None or bool(await run_sync(writer.flush))
+    worker = request.app.state.services.async_worker  # async endpoints capture there
+    if worker is not None:
+        flushed = bool(await run_sync(worker.flush_capture)) and flushed
+    return {"Flushed": flushed}
 
 
 @router.get("/capture", tags=["capture"])

@@ -76,7 +76,7 @@ def serve(
 ) -> None:
     """Serve until SIGINT/SIGTERM; ``port`` 0 picks a free port (written to ``port_file``)."""
     config = uvicorn.Config(
-        invocations_first(create_app(settings)),
+        invocations_first(create_app(settings, log_level=log_level)),
         host=host,
         port=port,
         log_level=log_level,

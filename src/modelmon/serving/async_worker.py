@@ -1,16 +1,16 @@
 """Asynchronous inference workers: take queued requests, run the model, write, notify.
 
-An :class:`AsyncWorker` runs inside ``modelmon serve`` (unless
-``MODELMON_ASYNC_WORKERS=off``) or alone (``modelmon worker``,
-:func:`run_worker`). Its loop claims requests of the endpoints this process
-serves (:class:`~modelmon.serving.async_queue.AsyncQueue`), up to
-:data:`CLAIM_AHEAD` (or the limit, if larger) per endpoint ahead, and runs them in the
-endpoint's pool of ``MaxConcurrentInvocationsPerInstance`` threads: the model
-never has more invocations at once in this process (each server or worker
-process is one "instance": N processes run up to N × the limit at once). Results
-are written, notified and recorded by one finisher thread, in batches (the
-output objects of a batch share their directory syncs, their outcomes one
-statement):
+An :class:`AsyncWorker` runs in a ``modelmon worker`` process (:func:`run_worker`):
+the child process ``modelmon serve`` starts (unless ``MODELMON_ASYNC_WORKERS=off``,
+:mod:`modelmon.serving.worker_process`) or ones started alone. Its loop claims
+requests of the endpoints this process serves
+(:class:`~modelmon.serving.async_queue.AsyncQueue`), up to :data:`CLAIM_AHEAD` (or
+the limit, if larger) per endpoint ahead, and runs them in the endpoint's pool of
+``MaxConcurrentInvocationsPerInstance`` threads: the model never has more
+invocations at once in this process (each server or worker process is one
+"instance": N processes run up to N × the limit at once). Results are written,
+notified and recorded by one finisher thread, in batches (the output objects of a
+batch share their directory syncs, their outcomes one statement):
 
 1. a request claimed again after a crash whose output (or failure) object
    already exists keeps that outcome (no second run, no second object);
@@ -608,17 +608,21 @@ def run_worker(
     *,
     make_publish: Callable[[Database], Publish | None] | None = None,
     on_started: Callable[[AsyncWorker], None] | None = None,
+    endpoints_changed: threading.Event | None = None,
 ) -> None:
     """``modelmon worker``: serve the async endpoints' models and work the queue until ``stop``.
 
-    The process loads the endpoints the database says are live (as a server
-    replica does), runs its own capture writer on the shared spool, and stops as
-    :meth:`AsyncWorker.stop` does (requests in flight get 30 s). ``make_publish`` builds the
-    notification publisher on the worker's database.
+    The process loads the live endpoints that have an AsyncInferenceConfig (as a
+    server replica does, real-time ones left to the servers), runs its own capture
+    writer on the shared spool, and stops as :meth:`AsyncWorker.stop` does (requests
+    in flight get 30 s). ``make_publish`` builds the notification publisher on the
+    worker's database; ``on_started`` receives the worker once it runs (to wake it);
+    setting ``endpoints_changed`` reconciles the endpoints at once rather than at the
+    next ``reconcile_interval``.
     """
     settings.prepare()
     db = Database(settings.database_url)
-    host = Host(Hosting(db, settings), settings)
+    host = Host(Hosting(db, settings), settings, async_only=True)
     writer = CaptureWriter(
         settings.capture_spool_dir,
         queue_size=settings.capture_queue_size,
@@ -631,16 +635,22 @@ def run_worker(
         writer=writer,
         publish=make_publish(db) if make_publish is not None else None,
     )
+    changed = endpoints_changed or threading.Event()
     try:
         host.reconcile()
         worker.start()
         if on_started is not None:
             on_started(worker)
-        while not stop.wait(settings.reconcile_interval):
+        next_reconcile = time.monotonic() + settings.reconcile_interval
+        while not stop.wait(0.05):
+            if not changed.is_set() and time.monotonic() < next_reconcile:
+                continue
+            changed.clear()
             try:
                 host.reconcile()
             except Exception:  # keep working; the next round retries
                 log.exception("reconciling endpoints failed")
+            next_reconcile = time.monotonic() + settings.reconcile_interval
     finally:
         worker.stop(timeout=30.0)
         writer.stop()

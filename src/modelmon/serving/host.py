@@ -100,11 +100,15 @@ class LiveEndpoint:
 class Host:
     """The routing table of this process, kept in step with the database."""
 
-    def __init__(self, hosting: Hosting, settings: Settings) -> None:
+    def __init__(self, hosting: Hosting, settings: Settings, *, async_only: bool = False) -> None:
+        """``async_only``: serve only endpoints with an AsyncInferenceConfig (a worker's host),
+        leaving real-time ones, their models and their deployment to the servers."""
         self.hosting = hosting
         self.settings = settings
+        self.async_only = async_only
         self.endpoints: dict[str, LiveEndpoint] = {}
         self._runtimes: dict[tuple[str, str], Runtime] = {}
+        self._real_time: set[tuple[str, str, int]] = set()  # (name, config, generation)
 
     def _runtime(self, model_name: str) -> Runtime:
         container = self.hosting.model_container(model_name)
@@ -139,6 +143,21 @@ class Host:
             config.get("AsyncInferenceConfig"),
         )
 
+    def _is_async(self, name: str, config_name: str, generation: int) -> bool:
+        key = (name, config_name, generation)
+        if key in self._real_time:
+            return False
+        try:
+            config = self.hosting.endpoint_config(config_name)
+        except ModelmonError:
+            return False  # deleted meanwhile: the next round sees it
+        if config.get("AsyncInferenceConfig"):
+            return True
+        if len(self._real_time) > 10_000:
+            self._real_time.clear()
+        self._real_time.add(key)
+        return False
+
     def reconcile(self) -> None:
         """Serve exactly the endpoints the database says are live (blocking: loads models)."""
         table = dict(self.endpoints)
@@ -153,6 +172,9 @@ class Host:
             ):
                 continue  # already serving exactly this
             target = pending if status == "Updating" and pending else config_name
+            if self.async_only and not self._is_async(name, target, generation):
+                table.pop(name, None)
+                continue
             failure = None
             try:
                 loaded = self._load(name, target, generation)
