@@ -302,7 +302,8 @@ def test_variant_weights_and_target_variant(session, artifacts, data) -> None:
         for _ in range(1000)
     ]
     small = seen.count("Small")
-    assert abs(small - 250) <= 4 * math.sqrt(1000 * 0.25 * 0.75)
+    # 5 sigma: the server's draws are not seeded; 4 sigma failed about once in 16,000 runs
+    assert abs(small - 250) <= 5 * math.sqrt(1000 * 0.25 * 0.75)
     for _ in range(20):
         answer = session.invoke_endpoint(
             EndpointName="weighted", Body=body, ContentType="text/csv", TargetVariant="Small"
