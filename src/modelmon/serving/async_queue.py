@@ -294,11 +294,7 @@ class AsyncQueue:
 
     def enqueue(self, request: AsyncRequest, config: AsyncConfig) -> Enqueued:
         """Record ``request``; a repeated (endpoint, inference id) answers the first one."""
-        return self.enqueue_future(request, config).result()
-
-    def enqueue_future(self, request: AsyncRequest, config: AsyncConfig) -> Future[Enqueued]:
-        """:meth:`enqueue` without waiting: a Future of its answer."""
-        return self._writer.submit(self._enqueue_op(request, config))
+        return self._writer.run(self._enqueue_op(request, config))
 
     async def enqueue_async(self, request: AsyncRequest, config: AsyncConfig) -> Enqueued:
         """:meth:`enqueue` for the event loop (which is woken once per batch of writes)."""
