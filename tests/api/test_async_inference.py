@@ -7,6 +7,7 @@ count invocations and measure concurrency inside the model itself.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -287,6 +288,37 @@ def test_the_same_inference_id_twice_is_processed_once(server, http, model_log) 
     assert third.headers[f"{H}OutputLocation"] == location
     time.sleep(0.5)  # a wrongly queued repeat would run now
     assert calls(model_log, "twice") == ["twice:sleep:0.3"]
+
+
+def test_a_burst_with_one_inference_id_is_processed_once(server, http, model_log) -> None:
+    """Requests that arrive together are recorded in one transaction; the repeated
+    inference id in it still maps to the first request."""
+    http.put("/api/objects/bucket/in/burst.txt", content=b"burst")
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        "/endpoints/basic/async-invocations",
+                        headers={
+                            f"{H}InputLocation": "s3://bucket/in/burst.txt",
+                            f"{H}Inference-Id": "burst-same" if i % 2 else f"burst-{i}",
+                        },
+                    )
+                    for i in range(24)
+                )
+            )
+
+    answers = asyncio.run(burst())
+    assert [a.status_code for a in answers] == [202] * 24
+    repeated = {a.headers[f"{H}OutputLocation"] for a in answers[1::2]}
+    distinct = {a.headers[f"{H}OutputLocation"] for a in answers[0::2]}
+    assert len(repeated) == 1 and len(distinct) == 12 and not repeated & distinct
+    for location in repeated | distinct:
+        wait_for(lambda loc=location: local(server.objects, loc).exists(), message=location)
+    wait_for(lambda: http.get("/api/async-queue").json() == [], message="queue drained")
+    assert calls(model_log, "burst") == ["burst"] * 13
 
 
 def test_concurrency_never_exceeds_the_limit(server, http, code_dir, model_log) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import event
 
 from modelmon.config import Settings
 from modelmon.db import Database
@@ -236,6 +237,50 @@ def test_same_inference_id_is_queued_once(world) -> None:
     )
     assert other.inference_id != first.inference_id
     assert len(queue.claim("w", "ep", 10)) == 2
+
+
+def test_enqueues_of_one_batch_are_one_insert_and_the_first_keeps_its_id(world) -> None:
+    queue, config = world["queue"], AsyncConfig.from_config(CONFIG)
+    earlier = queue.enqueue(_request(**{"Inference-Id": "abc"}), config)
+    ids = ["x", "abc", "y", "x", None]
+    inserts = [queue._insert(_request(**({"Inference-Id": i} if i else {})), config) for i in ids]
+    with world["db"].engine.begin() as connection:  # the writer thread's batch, run here
+        answers = queue._insert_many(connection, inserts)
+    assert [a.created for a in answers] == [True, False, True, False, True]
+    assert answers[1].id == earlier.id and answers[1].output_location == earlier.output_location
+    assert answers[3].id == answers[0].id == inserts[0].values["id"]
+    assert answers[3].output_location == answers[0].output_location
+    assert answers[4].inference_id not in ids
+    jobs = queue.claim("w", "ep", 10)
+    assert sorted(job.inference_id for job in jobs) == sorted(
+        ["abc", "x", "y", answers[4].inference_id]
+    )
+
+
+def test_a_claim_looks_its_rows_up_by_id_whatever_the_queue_depth(world) -> None:
+    """SQLite served the status OR through the work index: every claim walked all
+    Pending rows. The plan must look the claimed ids up by primary key."""
+    queue, config = world["queue"], AsyncConfig.from_config(CONFIG)
+    for index in range(50):
+        queue.enqueue(_request(f"s3://b/in/{index}"), config)
+    engine = world["db"].engine
+    updates = []
+
+    def seen(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if statement.startswith("UPDATE async_invocations"):
+            updates.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert len(queue.claim("w", "ep", 8)) == 8
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    [(statement, parameters)] = updates
+    with engine.connect() as connection:
+        plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+    details = " | ".join(row[-1] for row in plan)
+    assert "ix_async_invocations_work" not in details, details
+    assert "(id=?)" in details, details
 
 
 def test_leases_expire_and_only_the_owner_finishes(world) -> None:

@@ -30,11 +30,11 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, false, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from modelmon.db import Database
 from modelmon.db.leases import owner_gone
@@ -45,8 +45,7 @@ from modelmon.serving.async_request import AsyncConfig, AsyncRequest
 log = logging.getLogger("modelmon.async")
 
 LEASE_SECONDS = 30.0
-MAX_BATCH = 500  # writes per transaction at most
-T = TypeVar("T")
+MAX_BATCH = 500  # writes per transaction (a batch stops growing past it)
 WAITING = ("Pending", "InProgress")
 
 _JOB_COLUMNS = (
@@ -113,43 +112,71 @@ def _utc(moment: dt.datetime) -> dt.datetime:
 
 
 _Target = Future[Any] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+Op = Callable[[Connection], Any]
+
+
+class _Insert:
+    """One request to record: its row, and the answer when the row is new. Enqueues next
+    to each other in a batch go to the database as one multi-row INSERT."""
+
+    __slots__ = ("enqueued", "values")
+
+    def __init__(self, values: dict[str, Any], enqueued: Enqueued) -> None:
+        self.values = values
+        self.enqueued = enqueued
+
+
+_Item = tuple["Op | _Insert", _Target]
 
 
 class _Writer:
     """A thread that runs write operations, as many per transaction as have gathered.
 
-    An operation is ``op(session) -> result``; :meth:`submit` answers a Future,
+    An operation is ``op(connection) -> result`` or an :class:`_Insert` (run by
+    ``insert_many`` with its neighbours); :meth:`submit` answers a Future,
     :meth:`submit_async` an asyncio future settled with the rest of its batch in one
     call into the event loop (one wake-up per batch, not per request). When a batch
     fails, its operations run again one per transaction, so one bad operation fails
     alone.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self, db: Database, insert_many: Callable[[Connection, list[_Insert]], list[Enqueued]]
+    ) -> None:
         self.db = db
-        self._items: queue.SimpleQueue[tuple[Callable[[Session], Any], _Target]] = (
-            queue.SimpleQueue()
-        )
+        self.insert_many = insert_many
+        self._items: queue.SimpleQueue[list[_Item]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # per event loop: what its callbacks submitted since the loop last handed over
+        self._gathering: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
 
-    def submit(self, op: Callable[[Session], T]) -> Future[T]:
-        future: Future[T] = Future()
-        self._put(op, future)
+    def submit(self, op: Op | _Insert) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._put([(op, future)])
         return future
 
-    def submit_async(self, op: Callable[[Session], T]) -> asyncio.Future[T]:
-        """:meth:`submit` for the running event loop."""
+    def submit_async(self, op: Op | _Insert) -> asyncio.Future[Any]:
+        """:meth:`submit` for the running event loop. What the loop's callbacks submit in
+        one pass of the loop reaches the thread together, after the pass: one wake-up
+        and one transaction for a burst of requests, not one each."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._put(op, (loop, future))
+        future: asyncio.Future[Any] = loop.create_future()
+        gathering = self._gathering.get(loop)
+        if gathering is None:
+            gathering = self._gathering[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        gathering.append((op, (loop, future)))
         return future
 
-    def run(self, op: Callable[[Session], T]) -> T:
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._put(self._gathering.pop(loop))
+
+    def run(self, op: Op | _Insert) -> Any:
         return self.submit(op).result()
 
-    def _put(self, op: Callable[[Session], Any], target: _Target) -> None:
-        self._items.put((op, target))
+    def _put(self, items: list[_Item]) -> None:
+        self._items.put(items)
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -160,18 +187,20 @@ class _Writer:
 
     def _run(self) -> None:
         while True:
-            batch = [self._items.get()]
+            batch = self._items.get()
             while len(batch) < MAX_BATCH:
                 try:
-                    batch.append(self._items.get_nowait())
+                    batch += self._items.get_nowait()
                 except queue.Empty:
                     break
             self._apply(batch)
 
-    def _apply(self, batch: list[tuple[Callable[[Session], Any], _Target]]) -> None:
+    def _apply(self, batch: list[_Item]) -> None:
+        # a Connection, not an ORM Session: the Session's bookkeeping cost more than
+        # a small transaction's statements
         try:
-            with self.db.session() as session:
-                results = [op(session) for op, _ in batch]
+            with self.db.engine.begin() as connection:
+                results = self._run_ops(connection, [op for op, _ in batch])
         except Exception as err:
             if len(batch) > 1:
                 for item in batch:
@@ -182,6 +211,22 @@ class _Writer:
         _settle(
             [(target, result, None) for (_, target), result in zip(batch, results, strict=True)]
         )
+
+    def _run_ops(self, connection: Connection, ops: list[Op | _Insert]) -> list[Any]:
+        """Run ``ops`` in order, each run of adjacent inserts as one statement."""
+        results: list[Any] = []
+        inserts: list[_Insert] = []
+        for op in ops:
+            if isinstance(op, _Insert):
+                inserts.append(op)
+                continue
+            if inserts:
+                results += self.insert_many(connection, inserts)
+                inserts = []
+            results.append(op(connection))
+        if inserts:
+            results += self.insert_many(connection, inserts)
+        return results
 
 
 def _settle(outcomes: list[tuple[_Target, Any, Exception | None]]) -> None:
@@ -224,7 +269,7 @@ class AsyncQueue:
         self.db = db
         self.clock = clock
         self.lease = dt.timedelta(seconds=lease_seconds)
-        self._writer = _Writer(db)
+        self._writer = _Writer(db, self._insert_many)
         # constant statements (parameters given at execution): compiled once, cached
         dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
         table = Row.__table__
@@ -237,13 +282,16 @@ class AsyncQueue:
         self._first_row = select(
             table.c.id, table.c.output_location, table.c.failure_location
         ).where(table.c.endpoint_name == bindparam("e"), table.c.inference_id == bindparam("i"))
-        # no endpoint here: with it, SQLite walks the endpoint's rows instead of the ids
-        claimable = or_(
-            table.c.status == "Pending",
-            and_(
+        # Still claimable: a CASE, not an OR of statuses, and no endpoint here. SQLite
+        # would serve either through ix_async_invocations_work and walk every Pending row
+        # of the queue (a claim as slow as the queue is deep) instead of looking up the ids.
+        claimable = case(
+            (table.c.status == "Pending", true()),
+            (
                 table.c.status == "InProgress",
                 table.c.lease_expires_at < bindparam("c_now", type_=UtcDateTime),
             ),
+            else_=false(),
         )
         # two reads, each along ix_async_invocations_work (an OR of both would scan the
         # endpoint's finished rows too)
@@ -294,15 +342,13 @@ class AsyncQueue:
 
     def enqueue(self, request: AsyncRequest, config: AsyncConfig) -> Enqueued:
         """Record ``request``; a repeated (endpoint, inference id) answers the first one."""
-        return self._writer.run(self._enqueue_op(request, config))
+        return self._writer.run(self._insert(request, config))
 
     async def enqueue_async(self, request: AsyncRequest, config: AsyncConfig) -> Enqueued:
         """:meth:`enqueue` for the event loop (which is woken once per batch of writes)."""
-        return await self._writer.submit_async(self._enqueue_op(request, config))
+        return await self._writer.submit_async(self._insert(request, config))
 
-    def _enqueue_op(
-        self, request: AsyncRequest, config: AsyncConfig
-    ) -> Callable[[Session], Enqueued]:
+    def _insert(self, request: AsyncRequest, config: AsyncConfig) -> _Insert:
         identifier = str(uuid.uuid4())
         inference_id = request.inference_id or str(uuid.uuid4())
         output, failure = config.locations(request, identifier)
@@ -324,18 +370,28 @@ class AsyncQueue:
             "status": "Pending",
             "attempts": 0,
         }
-        key = {"e": request.endpoint_name, "i": inference_id}
+        return _Insert(values, Enqueued(identifier, inference_id, output, failure, created=True))
 
-        def op(session: Session) -> Enqueued:
-            connection = session.connection()
-            while True:
-                if connection.execute(self._insert_row, values).first() is not None:
-                    return Enqueued(identifier, inference_id, output, failure, created=True)
-                first = connection.execute(self._first_row, key).one_or_none()
-                if first is not None:
-                    return Enqueued(first[0], inference_id, first[1], first[2], created=False)
+    def _insert_many(self, connection: Connection, inserts: list[_Insert]) -> list[Enqueued]:
+        """Insert the rows; a row whose (endpoint, inference id) is taken (also by an
+        earlier row of the same batch) answers the request that took it."""
+        statement = self._insert_row
+        new = {row[0] for row in connection.execute(statement, [i.values for i in inserts])}
+        return [
+            i.enqueued if i.values["id"] in new else self._taken(connection, i) for i in inserts
+        ]
 
-        return op
+    def _taken(self, connection: Connection, insert: _Insert) -> Enqueued:
+        """The request that holds ``insert``'s (endpoint, inference id); ``insert`` itself
+        when that one was purged meanwhile."""
+        values = insert.values
+        key = {"e": values["endpoint_name"], "i": values["inference_id"]}
+        while True:
+            first = connection.execute(self._first_row, key).one_or_none()
+            if first is not None:
+                return Enqueued(first[0], values["inference_id"], first[1], first[2], created=False)
+            if connection.execute(self._insert_row, values).first() is not None:
+                return insert.enqueued
 
     def claim(self, owner: str, endpoint_name: str, limit: int) -> list[Job]:
         """Up to ``limit`` requests of ``endpoint_name``, oldest first, leased to ``owner``."""
@@ -343,9 +399,8 @@ class AsyncQueue:
             return []
         now = self.clock()
         read = {"c_ep": endpoint_name, "c_now": now, "c_limit": limit}
-        with self.db.session() as session:
+        with self.db.engine.connect() as connection:
             # plain reads first: an idle worker takes no write lock
-            connection = session.connection()
             found = [
                 *connection.execute(self._expired_ids, read),
                 *connection.execute(self._pending_ids, read),
@@ -360,7 +415,7 @@ class AsyncQueue:
             "c_lease": now + self.lease,
         }
         rows = self._writer.run(
-            lambda session: session.connection().execute(self._claim_rows, parameters).all()
+            lambda connection: connection.execute(self._claim_rows, parameters).all()
         )
         jobs = [
             Job(
@@ -376,7 +431,7 @@ class AsyncQueue:
 
     def _update(self, statement: Any) -> int:
         """Run an UPDATE or DELETE through the writer; the number of rows it matched."""
-        return int(self._writer.run(lambda session: session.execute(statement).rowcount))
+        return int(self._writer.run(lambda connection: connection.execute(statement).rowcount))
 
     def renew(self, owner: str, ids: list[str]) -> None:
         """Extend the lease of the requests ``owner`` still holds."""
@@ -422,7 +477,7 @@ class AsyncQueue:
             done.set_result(0)
             return done
         return self._writer.submit(
-            lambda session: int(session.connection().execute(self._finish_row, parameters).rowcount)
+            lambda connection: int(connection.execute(self._finish_row, parameters).rowcount)
         )
 
     def release(self, owner: str, ids: list[str]) -> None:
