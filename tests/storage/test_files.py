@@ -182,6 +182,24 @@ def test_atomic_write_many_syncs_a_large_batch_with_one_syncfs(tmp_path, monkeyp
     assert len(fsynced) == (1 if syncfs_works else 21)
 
 
+@pytest.mark.skipif(files._SYNCFS is None, reason="syncfs(2) is Linux-only")
+def test_atomic_write_many_fallback_fsync_failure_fails_that_file_alone(tmp_path, monkeypatch):
+    items = [(str(tmp_path / f"{i}.out"), b"x%d" % i) for i in range(10)]
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").startswith(str(tmp_path / ".3.out.")):
+            raise OSError(5, "Input/output error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(files, "_SYNCFS", lambda fd: -1)  # syncfs fails: fsync each file
+    monkeypatch.setattr(files.os, "fsync", fsync)
+    errors = files.atomic_write_many(items)
+    assert isinstance(errors[3], OSError)
+    assert errors[:3] + errors[4:] == [None] * 9
+    assert sorted(os.listdir(tmp_path)) == sorted(f"{i}.out" for i in range(10) if i != 3)
+
+
 def test_atomic_write_many_failed_rename_leaves_no_temporary(tmp_path, monkeypatch):
     real_replace = os.replace
 

@@ -323,7 +323,10 @@ def _sync_filesystems(directories: set[str]) -> bool:
         return False
     devices: set[int] = set()
     for directory in directories:
-        fd = os.open(directory, os.O_RDONLY)
+        try:
+            fd = os.open(directory, os.O_RDONLY)
+        except OSError:
+            return False
         try:
             device = os.fstat(fd).st_dev
             if device not in devices and _SYNCFS(fd) != 0:
@@ -368,8 +371,15 @@ def atomic_write_many(items: Sequence[tuple[str, bytes]]) -> list[Exception | No
             except Exception as err:
                 errors[index] = err
         if batch_sync and staged and not _sync_filesystems(ready):
-            for _, temp, _, _ in staged:
-                _fsync_path(temp)
+            synced = []
+            for item in staged:
+                try:
+                    _fsync_path(item[1])
+                    synced.append(item)
+                except OSError as err:  # that file alone fails, as with its own fsync
+                    errors[item[0]] = err
+                    _unlink_quietly(item[1])
+            staged = synced
         for index, temp, path, directory in staged:
             moved += 1
             try:
@@ -396,6 +406,7 @@ def _put_object(uri: str, data: bytes) -> None:
 
 
 def _fsync_path(path: str) -> None:
+    """fsync a file or directory by path."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -429,16 +440,8 @@ def _unlink_quietly(path: str) -> None:
 
 def _fsync_directory(directory: str) -> None:
     """Make renames in ``directory`` durable (where the platform allows)."""
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    with contextlib.suppress(OSError):
+        _fsync_path(directory)
 
 
 def atomic_write_text(uri: str, text: str) -> None:
